@@ -1,0 +1,68 @@
+import { loadConfig } from '../../config/load.js';
+import type { RunStats } from '../../pipeline/export.js';
+import { rawValue } from '../../servicenow/reader.js';
+import { fromSnTimestamp, isSnTimestamp } from '../../servicenow/time.js';
+import { formatCount, Reporter } from '../../ui/reporter.js';
+import { buildClient } from '../components.js';
+import type { Flags } from './export.js';
+
+/** The server's clock ahead (+) or behind (−) the local one, in seconds, with `Date`'s 1 s resolution. */
+function skewSeconds(serverMs: number | undefined, localMs: number): number | undefined {
+  return serverMs === undefined ? undefined : (serverMs - localMs) / 1000;
+}
+
+/**
+ * `nowpipe check`: connect, authenticate, read one row, and report what matters before a long
+ * export: row count, clock skew, whether timestamps look like UTC. Exit 1 with the reason if not.
+ */
+export async function checkCommand(flags: Flags): Promise<number> {
+  const { config, warnings, source } = await loadConfig({ flags });
+  const reporter = new Reporter({ quiet: false, verbose: config.verbose });
+  const ok = (m: string) => reporter.info(`${reporter.color.green('✓')} ${m}`);
+  const bad = (m: string) => reporter.info(`${reporter.color.red('✗')} ${m}`);
+  for (const w of warnings) reporter.warn(w);
+  if (source) ok(`settings from ${source}`);
+
+  const stats: RunStats = { rows: 0, pages: 0, retries: 0 };
+  const client = buildClient({ ...config, retries: Math.min(config.retries, 2) }, reporter, stats);
+  const sent = Date.now();
+  const latest = await client.getTable(config.table, {
+    sysparm_query: `${config.query ? `${config.query}^` : ''}ORDERBYDESCsys_updated_on`,
+    sysparm_limit: 1,
+  });
+  const received = Date.now();
+  ok(`connected to ${config.url}${config.user ? ` as ${config.user}` : ''} and read table ${config.table}`);
+  ok(`${latest.totalCount === undefined ? 'row count not reported' : `${formatCount(latest.totalCount)} rows`} match${config.query ? ` --query ${config.query}` : ''} (before ACLs)`);
+
+  let failures = 0;
+  const skew = skewSeconds(latest.serverDate, (sent + received) / 2);
+  if (skew === undefined) {
+    bad('the instance sent no Date header: nowpipe will use the local clock for its high-water mark');
+    failures++;
+  } else if (Math.abs(skew) > 60) {
+    reporter.warn(`the server clock is ${skew.toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} the local clock; nowpipe uses the server's`);
+  } else {
+    ok(`server clock within ${Math.max(1, Math.ceil(Math.abs(skew)))} s of the local clock`);
+  }
+
+  const row = latest.rows[0];
+  if (!row) {
+    reporter.info('  no rows visible to this user (an empty table, a filter, or ACLs)');
+  } else {
+    const updated = rawValue(row.sys_updated_on);
+    if (!isSnTimestamp(updated)) {
+      bad(`sys_updated_on is not a raw UTC timestamp (${JSON.stringify(updated)})`);
+      failures++;
+    } else {
+      const server = latest.serverDate ?? received;
+      const ahead = (fromSnTimestamp(updated).toMillis() - server) / 1000;
+      if (ahead > 120) {
+        bad(`the latest sys_updated_on (${updated}) is ${Math.round(ahead / 60)} min after the server clock: timestamps do not look like UTC`);
+        failures++;
+      } else {
+        ok(`timestamps look like UTC (latest update ${updated}, ${Math.max(0, Math.round(-ahead))} s before the server clock)`);
+      }
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}

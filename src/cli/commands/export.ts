@@ -1,0 +1,73 @@
+import { CheckpointStore } from '../../checkpoint/store.js';
+import { loadConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import { ConfigError } from '../../errors/index.js';
+import { runBackfill, type RunStats } from '../../pipeline/export.js';
+import { userQueryProblems } from '../../servicenow/query.js';
+import { formatCount, Reporter } from '../../ui/reporter.js';
+import { buildClient, buildReader, buildSink } from '../components.js';
+
+export type Flags = Record<string, unknown>;
+
+/** SIGINT/SIGTERM: the first stops gracefully, the second exits at once (the checkpoint is atomic). */
+export function installSignalHandlers(reporter: Reporter): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      reporter.error(`${sig} again: exiting now`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    reporter.info(`${sig}: finishing the page in flight and saving the checkpoint (again to quit at once)`);
+    controller.abort(new DOMException('stopped by signal', 'AbortError'));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+export function validateForExport(config: Config): void {
+  const problems = config.query ? userQueryProblems(config.query) : [];
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** Runs an export with a resolved config. Shared by the default command and `demo`. */
+export async function runExport(config: Config, reporter: Reporter): Promise<number> {
+  validateForExport(config);
+  const stats: RunStats = { rows: 0, pages: 0, retries: 0 };
+  const client = buildClient(config, reporter, stats);
+  const reader = buildReader(config, client, reporter);
+  const sink = await buildSink(config);
+  const store = new CheckpointStore(config.checkpoint);
+  await store.open({ reset: config.reset });
+  const { signal, dispose } = installSignalHandlers(reporter);
+  let sinkOpen = false;
+  try {
+    await sink.open();
+    sinkOpen = true;
+    const result = await runBackfill({ config, reader, sink, store, reporter, stats, signal });
+    await sink.close();
+    sinkOpen = false;
+    const rate = result.seconds > 0 ? Math.round(stats.rows / result.seconds) : stats.rows;
+    reporter.summary(
+      `${result.stopped ? 'stopped' : 'done'}: ${formatCount(stats.rows)} rows of ${config.table} in ${result.seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${stats.pages} pages, ${stats.retries} retries; checkpoint at ${result.cursor.updatedOn} in ${config.checkpoint}`,
+    );
+    return 0;
+  } finally {
+    dispose();
+    if (sinkOpen) await sink.close().catch(() => undefined);
+    await store.close();
+  }
+}
+
+export async function exportCommand(flags: Flags): Promise<number> {
+  const reporter = new Reporter({ quiet: flags.quiet === true, verbose: flags.verbose === true });
+  const { config, warnings } = await loadConfig({ flags });
+  for (const w of warnings) reporter.warn(w);
+  return runExport(config, new Reporter({ quiet: config.quiet, verbose: config.verbose }));
+}

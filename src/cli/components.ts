@@ -1,0 +1,74 @@
+import type { Config } from '../config/schema.js';
+import { ConfigError } from '../errors/index.js';
+import { basicAuth, ServiceNowClient } from '../servicenow/client.js';
+import { TableReader } from '../servicenow/reader.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
+import { StdoutSink } from '../sinks/stdout/index.js';
+import type { Sink } from '../sinks/types.js';
+import type { Reporter } from '../ui/reporter.js';
+import type { RunStats } from '../pipeline/export.js';
+
+/** Test hook: NOWPIPE_RETRY_BASE_MS shortens backoff so fault tests do not sleep for real. */
+function retryPolicy(config: Config, env: NodeJS.ProcessEnv): RetryPolicy {
+  const base = Number(env.NOWPIPE_RETRY_BASE_MS);
+  return {
+    ...DEFAULT_RETRY_POLICY,
+    retries: config.retries,
+    ...(Number.isFinite(base) && base > 0 ? { baseDelayMs: base, maxDelayMs: base * 8 } : {}),
+  };
+}
+
+function decode(url: string): string {
+  try {
+    return decodeURIComponent(url);
+  } catch {
+    return url;
+  }
+}
+
+export function buildClient(config: Config, reporter: Reporter, stats: RunStats, env = process.env): ServiceNowClient {
+  return new ServiceNowClient({
+    url: config.url,
+    auth: basicAuth(config.user, config.password),
+    user: config.user,
+    timeoutMs: config.timeout * 1000,
+    connectTimeoutMs: config.connectTimeout * 1000,
+    proxy: config.proxy,
+    retry: retryPolicy(config, env),
+    events: {
+      request: (r) =>
+        reporter.verbose(
+          `${r.method} ${decode(r.url)} → ${r.status ?? 'no response'}${r.rows !== undefined ? ` (${r.rows} rows)` : ''} ${r.ms} ms${r.error ? ` — ${r.error}` : ''}`,
+        ),
+      retry: (err, attempt, delay) => {
+        stats.retries += 1;
+        reporter.warn(`${err.message}; retry ${attempt} of ${config.retries} in ${(delay / 1000).toFixed(1)} s`);
+      },
+    },
+  });
+}
+
+export function buildReader(config: Config, client: ServiceNowClient, reporter: Reporter): TableReader {
+  return new TableReader(
+    client,
+    { table: config.table, query: config.query, fields: config.fields, displayValue: config.displayValue, batchSize: config.batchSize },
+    {
+      pageSizeReduced: (from, to) => reporter.warn(`the instance cancelled a request for time; page size ${from} → ${to}`),
+      hiddenBlock: (n) => reporter.verbose(`an empty page while rows remain (hidden by ACLs?): stepping over ${n} rows`),
+      outOfOrder: (prev, row) =>
+        reporter.warnOnce(
+          'order',
+          `rows came back out of order (${row.updatedOn} ${row.sysId} after ${prev.updatedOn} ${prev.sysId}); skipped as already written. Is the integration user's time zone UTC?`,
+        ),
+    },
+  );
+}
+
+export async function buildSink(config: Config): Promise<Sink> {
+  switch (config.sink) {
+    case 'stdout':
+      return new StdoutSink(config.format);
+    default:
+      throw new ConfigError(`sink: "${config.sink}" is not available in this version of nowpipe`);
+  }
+}

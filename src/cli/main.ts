@@ -1,0 +1,55 @@
+import { Command, CommanderError } from 'commander';
+import { Reporter } from '../ui/reporter.js';
+import { checkCommand } from './commands/check.js';
+import { demoCommand } from './commands/demo.js';
+import { exportCommand, type Flags } from './commands/export.js';
+import { reportError } from './exit.js';
+import { connectionOptions, exportOptions } from './options.js';
+
+const VERSION = '0.1.0';
+
+function program(run: (task: Promise<number>) => void): Command {
+  const root = new Command('nowpipe')
+    .description('Export a ServiceNow table: a backfill from --since, then (--follow) every change, to stdout, files or Kafka.')
+    .version(VERSION)
+    .showHelpAfterError('(run nowpipe --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  exportOptions(connectionOptions(root)).action((flags: Flags) => run(exportCommand(flags)));
+
+  connectionOptions(root.command('check').description('check the connection, credentials, table, clock and time zone'))
+    .exitOverride()
+    .action((flags: Flags) => run(checkCommand(flags)));
+
+  exportOptions(connectionOptions(root.command('demo').description('run an export against a built-in simulated instance (no credentials needed)')))
+    .option('--rows <n>', 'rows in the simulated table (default 2000)')
+    .exitOverride()
+    .action((flags: Flags) => run(demoCommand(flags)));
+  return root;
+}
+
+/** The only place nowpipe exits: every outcome becomes an exit code here. */
+async function main(argv: string[]): Promise<void> {
+  let task: Promise<number> | undefined;
+  try {
+    await program((t) => {
+      task = t;
+    }).parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const help = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+      process.exit(help ? 0 : 2);
+    }
+    process.exit(reportError(err, new Reporter()));
+  }
+  let code: number;
+  try {
+    code = task ? await task : 0;
+  } catch (err) {
+    code = reportError(err, new Reporter({ verbose: argv.includes('--verbose') || argv.includes('-v') }));
+  }
+  // Keep-alive sockets and timers must not keep a finished run alive.
+  process.exit(code);
+}
+
+await main(process.argv);

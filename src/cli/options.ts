@@ -1,0 +1,38 @@
+import { Option, type Command } from 'commander';
+
+/** Flags shared by every command that talks to an instance. */
+export function connectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'instance URL, e.g. https://acme.service-now.com (env SERVICENOW_URL)')
+    .option('--table <name>', 'table to export, e.g. incident')
+    .option('--user <name>', 'user name for basic auth (env SERVICENOW_USER)')
+    .option('--password <secret>', 'password (env SERVICENOW_PASSWORD; prefer --password-file)')
+    .option('--password-file <path>', 'read the password from this file')
+    .option('--timeout <seconds>', 'per-request timeout (default 120)')
+    .option('--proxy <url>', 'HTTPS proxy (env HTTPS_PROXY)')
+    .option('--retries <n>', 'retries per request on 429/5xx/network errors (default 8)')
+    .option('--config <file>', 'rc file or Kafka Connect connector JSON to read settings from')
+    .option('-q, --quiet', 'only errors and warnings on stderr')
+    .option('-v, --verbose', 'log every request (never credentials)');
+}
+
+/** Flags of the export itself (the default command and demo). */
+export function exportOptions(cmd: Command): Command {
+  return cmd
+    .option('--since <date>', 'start: yyyy-MM-dd, "yyyy-MM-dd HH:mm:ss" or ISO 8601, UTC (default: everything)')
+    .option('--until <date>', 'stop before this time (UTC, exclusive)')
+    .option('--batch-size <rows>', 'rows per request (default 10000)')
+    .option('--fields <a,b,c>', 'only these columns (cursor fields are always added)')
+    .option('--query <encoded>', 'extra encoded-query filter ANDed in, e.g. active=true^priority=1')
+    .addOption(new Option('--display-value <mode>', 'false (raw, default), true or all').choices(['false', 'true', 'all']))
+    .addOption(new Option('--sink <name>', 'where rows go (default stdout)').choices(['stdout', 'file', 'kafka']))
+    .addOption(new Option('--format <name>', 'raw rows (default) or change envelopes').choices(['raw', 'envelope']))
+    .option('--checkpoint <file>', 'checkpoint file (default ./.nowpipe/checkpoint.json)')
+    .option('--reset', 'ignore and replace the checkpoint: start from --since')
+    .option('--follow', 'after the backfill, keep polling for changes until stopped')
+    .option('--once', 'one catch-up and exit (the default without --follow)')
+    .option('--poll-interval <seconds>', 'seconds between polls in --follow (min 1, default 20)')
+    .option('--lag <seconds>', 'safety lag behind the instance clock (default 1)')
+    .option('--overlap <seconds>', 're-read window behind the cursor on each poll (default 5)')
+    .option('--deletes', 'also emit deletes, from sys_audit_delete');
+}

@@ -1,0 +1,61 @@
+import type { ConfigInput } from './schema.js';
+
+type Key = keyof ConfigInput;
+type Convert = (value: unknown) => unknown;
+
+const msToSeconds: Convert = (v) => (v === '' || v === undefined || v === null ? v : Number(v) / 1000);
+
+/**
+ * Every rc-file spelling of a setting, in one table: nowpipe's own keys (camelCase or the
+ * flag's kebab-case) and the Confluent ServiceNow Source connector's keys, so a connector
+ * config runs unchanged.
+ */
+export const RC_ALIASES: Record<string, { key: Key; convert?: Convert }> = {
+  'servicenow.url': { key: 'url' },
+  'servicenow.table': { key: 'table' },
+  'servicenow.user': { key: 'user' },
+  'servicenow.password': { key: 'password' },
+  'servicenow.since': { key: 'since' },
+  'batch.max.rows': { key: 'batchSize' },
+  'poll.interval.s': { key: 'pollInterval' },
+  'retry.max.times': { key: 'retries' },
+  'proxy.url': { key: 'proxy' },
+  'kafka.topic': { key: 'topic' },
+  'kafka.bootstrap.servers': { key: 'brokers' },
+  'confluent.topic.bootstrap.servers': { key: 'brokers' },
+  'connection.timeout.ms': { key: 'connectTimeout', convert: msToSeconds },
+  'read.timeout.ms': { key: 'timeout', convert: msToSeconds },
+};
+
+/** Connector keys that describe Kafka Connect itself: accepted, reported once, not used. */
+export const CONNECT_ONLY_KEYS = new Set([
+  'name',
+  'connector.class',
+  'tasks.max',
+  'key.converter',
+  'value.converter',
+  'key.converter.schemas.enable',
+  'value.converter.schemas.enable',
+  'confluent.license',
+  'confluent.topic.replication.factor',
+  'confluent.topic',
+  'topic.creation.default.replication.factor',
+  'topic.creation.default.partitions',
+  'errors.tolerance',
+]);
+
+/** Environment variables, lowest to highest priority where two name the same key. */
+export const ENV_KEYS: Array<{ env: string; key: Key }> = [
+  { env: 'https_proxy', key: 'proxy' },
+  { env: 'HTTPS_PROXY', key: 'proxy' },
+  { env: 'SERVICENOW_URL', key: 'url' },
+  { env: 'SERVICENOW_USER', key: 'user' },
+  { env: 'SERVICENOW_PASSWORD', key: 'password' },
+];
+
+/** Keys whose values are secrets: never echoed in warnings, errors or logs. */
+export const SECRET_KEYS = new Set<Key>(['password']);
+
+export function kebabToCamel(s: string): string {
+  return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { parseUserDate, toSnTimestamp, EPOCH } from '../servicenow/time.js';
+
+/**
+ * The one typed schema of nowpipe's settings. Every source (rc file, environment, flags) is
+ * mapped onto these keys first (see keys.ts), merged, and validated here in one pass so the user
+ * sees every problem at once.
+ */
+
+const bool = z.preprocess((v) => {
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(s)) return true;
+    if (['false', '0', 'no', 'off', ''].includes(s)) return false;
+  }
+  return v;
+}, z.boolean());
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number({ error: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+  );
+
+const seconds = (min: number, max = 86_400 * 365) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number({ error: 'must be a number of seconds' }).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+  );
+
+const date = z
+  .union([z.string(), z.date()])
+  .transform((v, ctx) => {
+    const parsed = v instanceof Date ? toSnTimestamp(v) : parseUserDate(v);
+    if (parsed === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${String(v)}" is not a date: use yyyy-MM-dd, "yyyy-MM-dd HH:mm:ss" or ISO 8601 (UTC)` });
+      return z.NEVER;
+    }
+    return typeof parsed === 'string' ? parsed : toSnTimestamp(parsed);
+  });
+
+const list = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',') : v),
+  z.array(z.string()).transform((a) => a.map((s) => s.trim()).filter((s) => s.length > 0)),
+);
+
+const tableName = z.string().regex(/^[A-Za-z0-9_]+$/, 'must be a table name such as incident (letters, digits, _)');
+
+const instanceUrl = z.string().transform((v, ctx) => {
+  let u: URL;
+  try {
+    u = new URL(/^[a-z]+:\/\//i.test(v) ? v : `https://${v}`);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a URL: use https://<instance>.service-now.com` });
+    return z.NEVER;
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    ctx.addIssue({ code: 'custom', message: `unsupported protocol ${u.protocol} (use https://)` });
+    return z.NEVER;
+  }
+  if (u.username || u.password) {
+    ctx.addIssue({ code: 'custom', message: 'do not put credentials in the URL: use --user and --password (or SERVICENOW_USER / SERVICENOW_PASSWORD)' });
+    return z.NEVER;
+  }
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+});
+
+export const SINKS = ['stdout', 'file', 'kafka'] as const;
+export const FORMATS = ['raw', 'envelope'] as const;
+
+export const configSchema = z
+  .object({
+    url: instanceUrl.optional(),
+    table: tableName.optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
+    passwordFile: z.string().optional(),
+
+    since: date.default(EPOCH),
+    until: date.optional(),
+    batchSize: int(1, 100_000).default(10_000),
+    retries: int(0, 1000).default(8),
+    timeout: seconds(1).default(120),
+    connectTimeout: seconds(1).default(30),
+    proxy: z.string().url('must be a URL such as http://proxy:3128').optional(),
+    fields: list.optional(),
+    query: z.string().optional(),
+    displayValue: z.enum(['false', 'true', 'all']).default('false'),
+
+    sink: z.enum(SINKS).default('stdout'),
+    format: z.enum(FORMATS).default('raw'),
+    checkpoint: z.string().min(1).default('./.nowpipe/checkpoint.json'),
+    reset: bool.default(false),
+    quiet: bool.default(false),
+    verbose: bool.default(false),
+
+    follow: bool.default(false),
+    once: bool.default(false),
+    pollInterval: seconds(1).default(20),
+    lag: seconds(0, 3600).default(1),
+    overlap: seconds(0, 3600).default(5),
+    deletes: bool.default(false),
+
+    // Kafka sink (part 3); validated here so the rc file can hold them today.
+    topic: z.string().min(1).optional(),
+    brokers: list.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.until !== undefined && c.until <= c.since) {
+      ctx.addIssue({ code: 'custom', path: ['until'], message: `must be after --since (${c.since})` });
+    }
+    if (c.quiet && c.verbose) {
+      ctx.addIssue({ code: 'custom', path: ['verbose'], message: 'cannot be combined with --quiet' });
+    }
+    if (c.follow && c.until !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['until'], message: 'cannot be combined with --follow (a feed has no end)' });
+    }
+    if (c.follow && c.once) {
+      ctx.addIssue({ code: 'custom', path: ['once'], message: 'cannot be combined with --follow' });
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** What a run needs: the schema's output with the credentials resolved. */
+export interface Config extends Omit<ParsedConfig, 'passwordFile' | 'url' | 'table'> {
+  url: string;
+  table: string;
+}

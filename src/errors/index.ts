@@ -1,0 +1,10 @@
+export { NowpipeError } from './nowpipe-error.js';
+export { ConfigError } from './config-error.js';
+export { HttpError } from './http-error.js';
+export { AuthError } from './auth-error.js';
+export { ResponseError, type ResponseProblem } from './response-error.js';
+export { NetworkError } from './network-error.js';
+export { RetriesExhaustedError } from './retries-exhausted-error.js';
+export { SinkError } from './sink-error.js';
+export { CheckpointError } from './checkpoint-error.js';
+export { OutputClosedError } from './output-closed-error.js';

@@ -1,0 +1,11 @@
+import { NowpipeError } from './nowpipe-error.js';
+
+/**
+ * The reader of our output went away (`nowpipe ... | head`). Not a failure: the run stops
+ * quietly with exit 0 and the checkpoint stays at the last page the reader accepted.
+ */
+export class OutputClosedError extends NowpipeError {
+  override readonly name = 'OutputClosedError';
+  readonly exitCode = 0 as const;
+  readonly retriable = false;
+}

@@ -1,0 +1,28 @@
+import { NowpipeError } from './nowpipe-error.js';
+
+export type ResponseProblem = 'not-json' | 'truncated' | 'cancelled' | 'error-body';
+
+/**
+ * A 200 that is not a good answer: the hibernation page, a cut-off body, a transaction the
+ * platform cancelled for time. All retriable; `cancelled` also asks for a smaller page.
+ */
+export class ResponseError extends NowpipeError {
+  override readonly name = 'ResponseError';
+  readonly exitCode = 1 as const;
+  readonly retriable: boolean;
+  readonly problem: ResponseProblem;
+  readonly method: string;
+  readonly url: string;
+
+  constructor(
+    message: string,
+    details: { problem: ResponseProblem; method: string; url: string; retriable?: boolean },
+    options?: { cause?: unknown; hint?: string },
+  ) {
+    super(`${message} (${details.method} ${details.url})`, options);
+    this.problem = details.problem;
+    this.method = details.method;
+    this.url = details.url;
+    this.retriable = details.retriable ?? true;
+  }
+}

@@ -1,0 +1,135 @@
+import http from 'node:http';
+import https from 'node:https';
+import got, { RequestError, TimeoutError, type Got } from 'got';
+import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import { NetworkError, NowpipeError, ResponseError } from '../errors/index.js';
+import { interpretTableResponse, type TableResponse } from './response.js';
+import { withRetry, type RetryPolicy } from './retry.js';
+
+/** Supplies the Authorization header; OAuth plugs in here. */
+export interface AuthProvider {
+  header(signal?: AbortSignal): Promise<string | undefined>;
+  /** Called once after a 401; true when fresh credentials are worth one more try. */
+  refresh?(signal?: AbortSignal): Promise<boolean>;
+}
+
+export function basicAuth(user: string | undefined, password: string | undefined): AuthProvider {
+  const value = user === undefined ? undefined : `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}`;
+  return { header: async () => value };
+}
+
+export interface ClientEvents {
+  /** One line per finished request (for --verbose). Never includes credentials. */
+  request?: (info: { method: string; url: string; status?: number; rows?: number; ms: number; error?: string }) => void;
+  retry?: (err: NowpipeError, attempt: number, delayMs: number) => void;
+}
+
+export interface ClientOptions {
+  url: string;
+  auth: AuthProvider;
+  user?: string;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  proxy?: string;
+  retry: RetryPolicy;
+  events?: ClientEvents;
+}
+
+export type Params = Record<string, string | number | boolean | undefined>;
+
+const NON_RETRIABLE_CODES = new Set(['ENOTFOUND', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_INVALID_URL']);
+
+/** A retriable-unless-permanent network failure, with a message a person can act on. */
+function networkError(err: RequestError, method: string, url: string): NowpipeError {
+  const code = err.code;
+  if (err instanceof TimeoutError) {
+    return new NetworkError(`no answer within the timeout (${err.event})`, { method, url, code: 'ETIMEDOUT' }, { cause: err });
+  }
+  if (code === 'ERR_BODY_PARSE_FAILURE' || err.name === 'ReadError' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    return new ResponseError('the connection closed before the whole response arrived', { problem: 'truncated', method, url }, { cause: err });
+  }
+  const permanent = code !== undefined && NON_RETRIABLE_CODES.has(code);
+  const hint = !permanent
+    ? undefined
+    : code === 'ENOTFOUND'
+      ? 'check --url: the host name does not resolve'
+      : 'the TLS certificate was refused: check --url and any intercepting proxy';
+  return new NetworkError(`${code ?? 'network error'}: ${err.message}`, { method, url, code, retriable: !permanent }, { cause: err, hint });
+}
+
+/** The Table API over HTTP: one request → checked rows, retried per policy. */
+export class ServiceNowClient {
+  readonly baseUrl: string;
+  private readonly http: Got;
+  private readonly options: ClientOptions;
+
+  constructor(options: ClientOptions) {
+    this.options = options;
+    this.baseUrl = options.url;
+    const agentOptions = { keepAlive: true, maxSockets: 64 };
+    const agent = options.proxy
+      ? {
+          http: new HttpProxyAgent({ ...agentOptions, proxy: options.proxy }),
+          https: new HttpsProxyAgent({ ...agentOptions, proxy: options.proxy }),
+        }
+      : { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    this.http = got.extend({
+      agent,
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      decompress: true,
+      timeout: { connect: options.connectTimeoutMs, request: options.timeoutMs },
+      headers: { accept: 'application/json', 'user-agent': 'nowpipe' },
+    });
+  }
+
+  tableUrl(table: string, params: Params): string {
+    const u = new URL(`${this.baseUrl}/api/now/table/${encodeURIComponent(table)}`);
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  /** One attempt: no retries. */
+  async getTableOnce(table: string, params: Params, signal?: AbortSignal): Promise<TableResponse> {
+    const url = this.tableUrl(table, params);
+    const started = Date.now();
+    const report = this.options.events?.request;
+    let refreshed = false;
+    for (;;) {
+      const authorization = await this.options.auth.header(signal);
+      let res;
+      try {
+        res = await this.http.get(url, { headers: authorization ? { authorization } : {}, signal });
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason ?? err;
+        const e = err instanceof RequestError ? networkError(err, 'GET', url) : err;
+        report?.({ method: 'GET', url, ms: Date.now() - started, error: (e as Error).message });
+        throw e;
+      }
+      if (res.statusCode === 401 && !refreshed && this.options.auth.refresh && (await this.options.auth.refresh(signal))) {
+        refreshed = true;
+        continue;
+      }
+      try {
+        const out = interpretTableResponse(
+          { status: res.statusCode, headers: res.headers, body: res.body, method: 'GET', url },
+          { table, user: this.options.user },
+        );
+        report?.({ method: 'GET', url, status: res.statusCode, rows: out.rows.length, ms: Date.now() - started });
+        return out;
+      } catch (err) {
+        report?.({ method: 'GET', url, status: res.statusCode, ms: Date.now() - started, error: (err as Error).message });
+        throw err;
+      }
+    }
+  }
+
+  /** One logical request, retried on 429/5xx/network/bad bodies per the retry policy. */
+  getTable(table: string, params: Params, signal?: AbortSignal): Promise<TableResponse> {
+    return withRetry(() => this.getTableOnce(table, params, signal), this.options.retry, {
+      signal,
+      onRetry: this.options.events?.retry,
+    });
+  }
+}

@@ -1,0 +1,176 @@
+import { ResponseError } from '../errors/index.js';
+import type { ServiceNowClient, Params } from './client.js';
+import { advanceQuery, compareCursor, drainQuery, projection, type Cursor } from './query.js';
+import type { Row, TableResponse } from './response.js';
+import { isSnTimestamp } from './time.js';
+
+export interface ReaderOptions {
+  table: string;
+  /** The user's extra filter, ANDed in front of the cursor conditions. */
+  query?: string;
+  fields?: readonly string[];
+  displayValue: 'false' | 'true' | 'all';
+  batchSize: number;
+  /** The timestamp the cursor follows: sys_updated_on for tables, sys_created_on for sys_audit_delete. */
+  cursorField?: string;
+}
+
+export interface Page {
+  rows: Row[];
+  /** The cursor after this page: the last row's (timestamp, sys_id). */
+  cursor: Cursor;
+}
+
+export interface ReaderEvents {
+  pageSizeReduced?: (from: number, to: number) => void;
+  hiddenBlock?: (skipped: number) => void;
+  outOfOrder?: (previous: Cursor, row: Cursor) => void;
+}
+
+/** Reads a field's raw value whether rows are raw (`"x"`) or `display_value=all` (`{value:"x"}`). */
+export function rawValue(v: unknown): unknown {
+  if (v !== null && typeof v === 'object' && 'value' in v) return (v as { value: unknown }).value;
+  return v;
+}
+
+function toDisplay(row: Row): Row {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) {
+    out[k] = v !== null && typeof v === 'object' && 'display_value' in v ? (v as { display_value: unknown }).display_value : v;
+  }
+  return out;
+}
+
+/**
+ * Keyset reader for one table (SERVICENOW.md, "Paging: the traps"): drains the cursor's second by
+ * sys_id, then advances by timestamp up to a high-water mark fixed for the sweep. Never pages by
+ * offset, except to step over a block of ACL-hidden rows inside one keyset query.
+ */
+export class TableReader {
+  private limit: number;
+  private readonly field: string;
+
+  constructor(
+    private readonly client: ServiceNowClient,
+    private readonly options: ReaderOptions,
+    private readonly events: ReaderEvents = {},
+  ) {
+    this.limit = options.batchSize;
+    this.field = options.cursorField ?? 'sys_updated_on';
+  }
+
+  /** The page size in use (smaller than asked once the instance cancelled a request for time). */
+  get pageSize(): number {
+    return this.limit;
+  }
+
+  private baseParams(): Params {
+    const fields = projection(this.options.fields);
+    return {
+      sysparm_fields: fields === undefined ? undefined : [...new Set([...fields.split(','), this.field])].join(','),
+      // display_value=true would give the cursor local-time strings; ask for both and keep the raw one.
+      sysparm_display_value: this.options.displayValue === 'false' ? undefined : 'all',
+    };
+  }
+
+  /**
+   * One cheap request for the server clock (`Date` header) and the number of rows matching
+   * `query` (for the ETA). Also proves the URL, credentials and table are good.
+   */
+  async probe(query: string, signal?: AbortSignal): Promise<{ serverNow: number; total?: number; sample?: Row }> {
+    const res = await this.client.getTable(this.options.table, { sysparm_query: query, sysparm_limit: 1, sysparm_fields: ['sys_id', this.field].join(',') }, signal);
+    return { serverNow: res.serverDate ?? Date.now(), total: res.totalCount, sample: res.rows[0] };
+  }
+
+  private async fetch(query: string, offset: number, signal?: AbortSignal): Promise<TableResponse> {
+    for (;;) {
+      try {
+        return await this.client.getTable(
+          this.options.table,
+          { ...this.baseParams(), sysparm_query: query, sysparm_limit: this.limit, sysparm_offset: offset > 0 ? offset : undefined },
+          signal,
+        );
+      } catch (err) {
+        // The platform's transaction quota cancels long requests: a smaller page gets through.
+        if (err instanceof ResponseError && err.problem === 'cancelled' && this.limit > 1) {
+          const from = this.limit;
+          this.limit = Math.max(1, Math.floor(this.limit / 2));
+          this.events.pageSizeReduced?.(from, this.limit);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  cursorOf(row: Row): Cursor {
+    const ts = rawValue(row[this.field]);
+    const id = rawValue(row.sys_id);
+    if (!isSnTimestamp(ts) || typeof id !== 'string' || id === '') {
+      throw new ResponseError(`a row came back without a raw ${this.field} and sys_id (got ${JSON.stringify(ts)})`, {
+        problem: 'error-body',
+        method: 'GET',
+        url: this.client.tableUrl(this.options.table, {}),
+        retriable: false,
+      });
+    }
+    return { updatedOn: ts, sysId: id };
+  }
+
+  /**
+   * Every row after `from` up to and including the second `hi`, as pages in cursor order.
+   * Empty pages are not yielded. The generator ends when the range is exhausted.
+   */
+  async *sweep(from: Cursor, hi: string, signal?: AbortSignal): AsyncGenerator<Page> {
+    let cursor = from;
+    let draining = true;
+    let offset = 0;
+    const output = this.options.displayValue === 'true' ? toDisplay : (r: Row) => r;
+
+    if (cursor.updatedOn > hi) return;
+    for (;;) {
+      const query = draining
+        ? drainQuery(cursor, this.options.query, this.field)
+        : advanceQuery(cursor.updatedOn, hi, this.options.query, this.field);
+      const limit = this.limit;
+      const res = await this.fetch(query, offset, signal);
+      const rows: Row[] = [];
+      let last = cursor;
+      for (const row of res.rows) {
+        const c = this.cursorOf(row);
+        if (compareCursor(c, last) <= 0) {
+          // Sorted keyset results never go backwards; a row that does was already written.
+          this.events.outOfOrder?.(last, c);
+          continue;
+        }
+        if (c.updatedOn > hi) continue;
+        rows.push(output(row));
+        last = c;
+      }
+      // X-Total-Count counts rows before ACLs hide any, so it says whether this query has more
+      // rows past this page even when the page came back short or empty.
+      const more = res.totalCount !== undefined ? offset + limit < res.totalCount : res.hasNext || res.rows.length >= limit;
+
+      if (rows.length > 0) {
+        cursor = last;
+        offset = 0;
+        yield { rows, cursor };
+        if (more) draining = true;
+        else if (draining) draining = false;
+        else return;
+      } else if (more) {
+        // A block of rows hidden by ACLs: step over it within this same keyset query. Step a
+        // little less than a page so a hidden row leaving the window mid-step cannot make us
+        // jump past a visible one.
+        const step = Math.max(1, limit - Math.ceil(limit / 10));
+        offset += step;
+        this.events.hiddenBlock?.(step);
+      } else if (draining) {
+        draining = false;
+        offset = 0;
+      } else {
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import { AuthError, ConfigError, HttpError, ResponseError } from '../errors/index.js';
+
+export type Row = Record<string, unknown>;
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  method: string;
+  /** The request URL with no credentials in it (they travel in headers). */
+  url: string;
+}
+
+export interface TableResponse {
+  rows: Row[];
+  /** Rows matching the query before ACLs removed any (`X-Total-Count`), when sent. */
+  totalCount?: number;
+  /** The instance's clock (`Date` header), in ms. */
+  serverDate?: number;
+  /** The `Link` header offers a next page. */
+  hasNext: boolean;
+}
+
+function header(headers: RawResponse['headers'], name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** `Retry-After` as seconds or an HTTP date; falls back to `X-RateLimit-Reset` (UNIX seconds). */
+export function retryAfterMs(headers: RawResponse['headers'], now = Date.now()): number | undefined {
+  const ra = header(headers, 'retry-after');
+  if (ra !== undefined && ra.trim() !== '') {
+    const secs = Number(ra);
+    if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+    const at = Date.parse(ra);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  const reset = Number(header(headers, 'x-ratelimit-reset'));
+  if (Number.isFinite(reset) && reset > 0) return Math.max(0, reset * 1000 - now);
+  return undefined;
+}
+
+function errorMessage(parsed: unknown): string | undefined {
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  const e = (parsed as { error?: unknown }).error;
+  if (typeof e === 'string') return e;
+  if (e && typeof e === 'object') {
+    const { message, detail } = e as { message?: unknown; detail?: unknown };
+    return [message, detail].filter((x) => typeof x === 'string' && x !== '').join(': ') || 'unknown error';
+  }
+  return undefined;
+}
+
+function tryParse(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+const HIBERNATING = /hibernat/i;
+
+/**
+ * Turns one HTTP exchange into rows or a meaningful error. Pure, so every trap in
+ * SERVICENOW.md (hibernation page, cut-off body, cancelled transaction) is tested directly.
+ */
+export function interpretTableResponse(res: RawResponse, context: { table: string; user?: string }): TableResponse {
+  const { status, method, url, body } = res;
+  const details = { method, url };
+  const contentType = header(res.headers, 'content-type') ?? '';
+  const parsed = contentType.includes('json') ? tryParse(body) : undefined;
+  const message = errorMessage(parsed);
+
+  if (status === 401) {
+    throw new AuthError(`the instance refused the credentials${message ? ` (${message})` : ''} (${method} ${url})`, {
+      hint: 'check --user and --password (or SERVICENOW_USER / SERVICENOW_PASSWORD); the account must be allowed to use the REST API',
+    });
+  }
+  if (status === 403) {
+    throw new AuthError(`user ${context.user ?? '(anonymous)'} may not read table ${context.table}${message ? ` (${message})` : ''} (${method} ${url})`, {
+      hint: `grant the user a role with read access to ${context.table} (for example itil for task tables) and the rest_service role`,
+    });
+  }
+  if (status === 400 && message && /invalid table/i.test(message)) {
+    throw new ConfigError(`table: "${context.table}" does not exist on the instance (${message})`, {
+      hint: 'check --table: use the table name (incident), not its label (Incident)',
+    });
+  }
+  if (status === 404) {
+    throw new HttpError(`not found${message ? `: ${message}` : ''}`, { status, method, url, retriable: false }, {
+      hint: 'check --url: it must be the instance root, such as https://acme.service-now.com',
+    });
+  }
+  if (status === 429 || status >= 500) {
+    throw new HttpError(status === 429 ? `rate limited${message ? ` (${message})` : ''}` : `server error${message ? ` (${message})` : ''}`, {
+      status,
+      method,
+      url,
+      retriable: true,
+      retryAfterMs: retryAfterMs(res.headers),
+    });
+  }
+  if (status < 200 || status >= 300) {
+    if (message && /transaction cancelled/i.test(message)) {
+      throw new ResponseError(`the instance cancelled the request for time (${message})`, { problem: 'cancelled', retriable: false, ...details });
+    }
+    const where = status >= 300 && status < 400 ? ` to ${header(res.headers, 'location') ?? '?'}` : '';
+    throw new HttpError(`unexpected response${where}${message ? `: ${message}` : ''}`, { status, method, url, retriable: false }, {
+      hint: status >= 300 && status < 400 ? 'the instance redirected (single sign-on?): use a local integration account with basic auth or OAuth' : 'check --query and --fields',
+    });
+  }
+  if (!contentType.includes('json')) {
+    if (HIBERNATING.test(body)) {
+      throw new ResponseError('the instance is hibernating (it answered with its wake-up page)', { problem: 'not-json', ...details }, {
+        hint: 'wake the developer instance at developer.servicenow.com; nowpipe retries meanwhile',
+      });
+    }
+    throw new ResponseError(`expected JSON but got ${contentType || 'no content type'} (${body.length} bytes)`, { problem: 'not-json', ...details });
+  }
+  if (parsed === undefined) {
+    throw new ResponseError(`the response body is not valid JSON (${body.length} bytes; cut off?)`, { problem: 'truncated', ...details });
+  }
+  if (message !== undefined) {
+    if (/transaction cancelled/i.test(message)) {
+      throw new ResponseError(`the instance cancelled the request for time (${message})`, { problem: 'cancelled', retriable: false, ...details });
+    }
+    throw new ResponseError(`the instance returned an error: ${message}`, { problem: 'error-body', ...details });
+  }
+  const result = (parsed as { result?: unknown }).result;
+  if (!Array.isArray(result)) {
+    throw new ResponseError('the response has no result array', { problem: 'error-body', ...details });
+  }
+  const total = header(res.headers, 'x-total-count');
+  const date = header(res.headers, 'date');
+  const link = header(res.headers, 'link');
+  const serverDate = date ? Date.parse(date) : NaN;
+  return {
+    rows: result as Row[],
+    totalCount: total !== undefined && /^\d+$/.test(total) ? Number(total) : undefined,
+    serverDate: Number.isNaN(serverDate) ? undefined : serverDate,
+    hasNext: link !== undefined && /rel="next"/.test(link),
+  };
+}

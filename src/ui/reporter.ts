@@ -1,0 +1,141 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import ora, { type Ora } from 'ora';
+
+export interface ReporterOptions {
+  stream?: NodeJS.WriteStream;
+  quiet?: boolean;
+  verbose?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ProgressState {
+  rows: number;
+  pages: number;
+  retries: number;
+  /** Rows expected (from X-Total-Count), for the ETA. */
+  total?: number;
+  /** Free text appended to the line (cursor time, lag, next poll). */
+  detail?: string;
+}
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/**
+ * Everything people read: stderr only. An animated progress line on a terminal; on a pipe or
+ * file nothing animated, just a plain status line now and then. Colour only on a terminal and
+ * never with NO_COLOR.
+ */
+export class Reporter {
+  readonly color: ChalkInstance;
+  readonly isTTY: boolean;
+  private readonly stream: NodeJS.WriteStream;
+  private readonly quiet: boolean;
+  readonly verboseEnabled: boolean;
+  private spinner?: Ora;
+  private started = Date.now();
+  private lastPlain = 0;
+  private readonly warned = new Set<string>();
+
+  constructor(options: ReporterOptions = {}) {
+    const env = options.env ?? process.env;
+    this.stream = options.stream ?? process.stderr;
+    this.isTTY = Boolean(this.stream.isTTY) && env.TERM !== 'dumb';
+    const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+    this.color = new Chalk({ level: this.isTTY && !noColor ? 1 : 0 });
+    this.quiet = Boolean(options.quiet);
+    this.verboseEnabled = Boolean(options.verbose);
+  }
+
+  private print(line: string): void {
+    if (this.spinner?.isSpinning) {
+      this.spinner.clear();
+      this.stream.write(`${line}\n`);
+      this.spinner.render();
+    } else {
+      this.stream.write(`${line}\n`);
+    }
+  }
+
+  info(message: string): void {
+    if (!this.quiet) this.print(message);
+  }
+
+  verbose(message: string): void {
+    if (this.verboseEnabled) this.print(this.color.dim(message));
+  }
+
+  warn(message: string): void {
+    this.print(`${this.color.yellow('warning:')} ${message}`);
+  }
+
+  /** A warning said at most once per key (per run). */
+  warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.warn(message);
+  }
+
+  error(message: string, hint?: string): void {
+    this.stopProgress();
+    this.print(`${this.color.red('error:')} ${message}`);
+    if (hint) this.print(`${this.color.dim('hint:')} ${hint}`);
+  }
+
+  startProgress(): void {
+    this.started = Date.now();
+    if (this.quiet || !this.isTTY) return;
+    this.spinner = ora({ stream: this.stream, text: 'starting…', discardStdin: false, hideCursor: false }).start();
+  }
+
+  progressLine(p: ProgressState): string {
+    const secs = (Date.now() - this.started) / 1000;
+    const rate = secs > 0 ? p.rows / secs : 0;
+    const parts = [`${formatCount(p.rows)} rows`, `${formatCount(Math.round(rate))} rows/s`, `${p.pages} pages`];
+    if (p.retries > 0) parts.push(`${p.retries} retries`);
+    if (p.total !== undefined && p.total > 0 && rate > 0) {
+      const left = Math.max(0, p.total - p.rows);
+      parts.push(`${Math.min(100, Math.floor((p.rows / p.total) * 100))}%`, `ETA ${duration(left / rate)}`);
+    }
+    if (p.detail) parts.push(p.detail);
+    return parts.join(' · ');
+  }
+
+  progress(p: ProgressState): void {
+    if (this.quiet) return;
+    if (this.spinner) {
+      this.spinner.text = this.progressLine(p);
+      return;
+    }
+    // Not a terminal: a plain line every 30 s so cron and CI logs show life, no animation.
+    const now = Date.now();
+    if (now - this.lastPlain >= 30_000 && now - this.started >= 30_000) {
+      this.lastPlain = now;
+      this.print(this.progressLine(p));
+    }
+  }
+
+  stopProgress(): void {
+    if (this.spinner) {
+      this.spinner.stop();
+      this.spinner = undefined;
+    }
+  }
+
+  summary(line: string): void {
+    this.stopProgress();
+    if (!this.quiet) this.print(line);
+  }
+
+  elapsedSeconds(): number {
+    return (Date.now() - this.started) / 1000;
+  }
+}

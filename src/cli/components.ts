@@ -7,6 +7,7 @@ import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
 import type { Reporter } from '../ui/reporter.js';
 import type { RunStats } from '../pipeline/export.js';
+import { OutageLog } from '../ui/outage.js';
 
 /** Test hook: NOWPIPE_RETRY_BASE_MS shortens backoff so fault tests do not sleep for real. */
 function retryPolicy(config: Config, env: NodeJS.ProcessEnv): RetryPolicy {
@@ -26,7 +27,7 @@ function decode(url: string): string {
   }
 }
 
-export function buildClient(config: Config, reporter: Reporter, stats: RunStats, env = process.env): ServiceNowClient {
+export function buildClient(config: Config, reporter: Reporter, stats: RunStats, outage = new OutageLog(reporter), env = process.env): ServiceNowClient {
   return new ServiceNowClient({
     url: config.url,
     auth: basicAuth(config.user, config.password),
@@ -36,22 +37,41 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
     proxy: config.proxy,
     retry: retryPolicy(config, env),
     events: {
-      request: (r) =>
+      request: (r) => {
         reporter.verbose(
           `${r.method} ${decode(r.url)} → ${r.status ?? 'no response'}${r.rows !== undefined ? ` (${r.rows} rows)` : ''} ${r.ms} ms${r.error ? ` — ${r.error}` : ''}`,
-        ),
+        );
+        if (!r.error) outage.recovered();
+      },
       retry: (err, attempt, delay) => {
         stats.retries += 1;
-        reporter.warn(`${err.message}; retry ${attempt} of ${config.retries} in ${(delay / 1000).toFixed(1)} s`);
+        outage.failed(err, delay);
+        reporter.verbose(`retry ${attempt} of ${config.retries} in ${(delay / 1000).toFixed(1)} s`);
       },
     },
   });
 }
 
 export function buildReader(config: Config, client: ServiceNowClient, reporter: Reporter): TableReader {
+  return readerFor(client, reporter, { table: config.table, query: config.query, fields: config.fields, displayValue: config.displayValue, batchSize: config.batchSize });
+}
+
+/** The reader of sys_audit_delete for the table: keyset on (sys_created_on, sys_id). */
+export function buildDeletesReader(config: Config, client: ServiceNowClient, reporter: Reporter): TableReader {
+  return readerFor(client, reporter, {
+    table: 'sys_audit_delete',
+    query: `tablename=${config.table}`,
+    fields: ['sys_id', 'sys_created_on', 'tablename', 'documentkey'],
+    displayValue: 'false',
+    batchSize: config.batchSize,
+    cursorField: 'sys_created_on',
+  });
+}
+
+function readerFor(client: ServiceNowClient, reporter: Reporter, options: ConstructorParameters<typeof TableReader>[1]): TableReader {
   return new TableReader(
     client,
-    { table: config.table, query: config.query, fields: config.fields, displayValue: config.displayValue, batchSize: config.batchSize },
+    options,
     {
       pageSizeReduced: (from, to) => reporter.warn(`the instance cancelled a request for time; page size ${from} → ${to}`),
       hiddenBlock: (n) => reporter.verbose(`an empty page while rows remain (hidden by ACLs?): stepping over ${n} rows`),

@@ -1,35 +1,80 @@
-import type { CheckpointStore, Scope } from '../checkpoint/store.js';
+import type { CheckpointStore, Scope, TableState } from '../checkpoint/store.js';
 import type { Config } from '../config/schema.js';
-import type { Cursor } from '../servicenow/query.js';
-import { rangeQuery } from '../servicenow/query.js';
-import type { Page, TableReader } from '../servicenow/reader.js';
-import { shiftSnTimestamp, toSnTimestamp } from '../servicenow/time.js';
-import { toRecord } from '../sinks/format.js';
-import type { Sink } from '../sinks/types.js';
+import { NowpipeError, RetriesExhaustedError } from '../errors/index.js';
+import type { ServiceNowClient } from '../servicenow/client.js';
+import { compareCursor, rangeQuery, type Cursor } from '../servicenow/query.js';
+import { rawValue, type TableReader } from '../servicenow/reader.js';
+import type { Row } from '../servicenow/response.js';
+import { abortableSleep } from '../servicenow/retry.js';
+import { fromSnTimestamp, shiftSnTimestamp, toSnTimestamp } from '../servicenow/time.js';
+import { opOf } from '../sinks/format.js';
+import type { ChangeRecord, Sink } from '../sinks/types.js';
 import type { Reporter } from '../ui/reporter.js';
+import { Dedup } from './dedup.js';
 
 export interface RunStats {
   rows: number;
+  deletes: number;
   pages: number;
   retries: number;
+  /** Row versions re-read in the overlap window and dropped as already written. */
+  duplicatesDropped: number;
   total?: number;
+}
+
+export function newStats(): RunStats {
+  return { rows: 0, deletes: 0, pages: 0, retries: 0, duplicatesDropped: 0 };
+}
+
+/** One cursor-driven source of records: the table's rows, or its deletes from sys_audit_delete. */
+export interface Stream {
+  name: 'rows' | 'deletes';
+  reader: TableReader;
+  /** Where this stream's cursor lives in the table's checkpoint state. */
+  stateKey: 'cursor' | 'deletesCursor';
+  toRecord(row: Row, cursor: Cursor): ChangeRecord;
+  /** Identity of a row version for the overlap dedup. */
+  versionKey(row: Row, cursor: Cursor): string;
+}
+
+export function rowStream(reader: TableReader, config: Config): Stream {
+  return {
+    name: 'rows',
+    reader,
+    stateKey: 'cursor',
+    toRecord: (row, c) => ({ op: opOf(row), table: config.table, instance: config.url, sysId: c.sysId, updatedOn: c.updatedOn, row }),
+    versionKey: (row, c) => `${c.sysId}|${c.updatedOn}|${String(rawValue(row.sys_mod_count) ?? '')}`,
+  };
+}
+
+export function deleteStream(reader: TableReader, config: Config): Stream {
+  return {
+    name: 'deletes',
+    reader,
+    stateKey: 'deletesCursor',
+    toRecord: (row, c) => ({ op: 'd', table: config.table, instance: config.url, sysId: String(rawValue(row.documentkey) ?? ''), updatedOn: c.updatedOn, row: null }),
+    versionKey: (_row, c) => `d|${c.sysId}`,
+  };
 }
 
 export interface ExportContext {
   config: Config;
-  reader: TableReader;
+  client: ServiceNowClient;
+  streams: Stream[];
   sink: Sink;
   store: CheckpointStore;
   reporter: Reporter;
   stats: RunStats;
   /** Aborted on SIGINT/SIGTERM: stop reading, keep what is durable. */
   signal: AbortSignal;
+  /** Tells the run an outage is over or began; the follow loop keeps going through outages. */
+  outage?: { failed(err: NowpipeError): void; recovered(): void };
 }
 
 export interface ExportResult {
   stats: RunStats;
-  cursor: Cursor;
-  /** True when a signal stopped the run before the range was exhausted. */
+  cursor?: Cursor;
+  /** True when a signal stopped the run. */
   stopped: boolean;
   seconds: number;
 }
@@ -47,50 +92,147 @@ export function highWaterMark(serverNowMs: number, lagSeconds: number, until?: s
 }
 
 /**
- * Writes one page and then, only after the sink says it is durable, commits the cursor.
- * This order is the whole at-least-once guarantee.
+ * Where a stream's sweep starts: after the saved cursor, minus the overlap window so rows that
+ * committed late behind it are read again (the dedup drops those already written).
  */
-export async function deliverPage(ctx: ExportContext, scope: Scope, page: Page): Promise<void> {
-  const { config, sink, store, stats } = ctx;
-  const records = page.rows.map((row) => toRecord(row, config.table, config.url, ctx.reader.cursorOf(row)));
-  await sink.write(records);
-  const prev = store.table(scope);
-  store.set(scope, { cursor: page.cursor, rows: (prev?.rows ?? 0) + records.length });
-  await store.commit();
-  stats.rows += records.length;
-  stats.pages += 1;
+export function sweepStart(saved: Cursor | undefined, since: string, overlapSeconds: number): Cursor {
+  if (!saved) return { updatedOn: since, sysId: '' };
+  if (overlapSeconds <= 0) return saved;
+  const back = shiftSnTimestamp(saved.updatedOn, -Math.ceil(overlapSeconds));
+  return { updatedOn: back > since ? back : since, sysId: '' };
 }
 
 function isAbort(err: unknown, signal: AbortSignal): boolean {
-  return signal.aborted && (err === signal.reason || (err as Error)?.name === 'AbortError' || (err as Error)?.name === 'CancelError');
+  return signal.aborted && (err === signal.reason || ['AbortError', 'CancelError'].includes((err as Error)?.name));
 }
 
-/** The backfill: every row from the checkpoint (or --since) up to the high-water mark. */
-export async function runBackfill(ctx: ExportContext): Promise<ExportResult> {
-  const { config, reader, reporter, stats, signal } = ctx;
-  const scope = scopeOf(config);
-  const saved = ctx.store.table(scope);
-  let cursor: Cursor = saved?.cursor ?? { updatedOn: config.since, sysId: '' };
-  if (saved) {
-    reporter.info(`resuming ${config.table} after ${cursor.updatedOn} (${saved.rows.toLocaleString('en-US')} rows written before)`);
-  }
-  const started = Date.now();
-  try {
-    const probe = await reader.probe(rangeQuery(cursor.updatedOn, '9999-12-31 23:59:59', config.query), signal);
-    const hi = highWaterMark(probe.serverNow, config.lag, config.until);
-    stats.total = probe.total;
-    reporter.verbose(`reading ${config.table} from ${cursor.updatedOn} to ${hi} (server clock ${new Date(probe.serverNow).toISOString()}, about ${probe.total ?? '?'} rows)`);
-    reporter.startProgress();
-    for await (const page of reader.sweep(cursor, hi, signal)) {
-      await deliverPage(ctx, scope, page);
-      cursor = page.cursor;
-      reporter.progress({ ...stats, detail: `at ${cursor.updatedOn}` });
+const max = (a: Cursor | undefined, b: Cursor): Cursor => (a && compareCursor(a, b) >= 0 ? a : b);
+
+/**
+ * Reads every stream up to a high-water mark, writes each page to the sink, and commits the
+ * cursor only after the sink says the page is durable: the at-least-once guarantee.
+ */
+export class Exporter {
+  private readonly scope: Scope;
+  private readonly dedup = new Map<Stream['name'], Dedup>();
+  /** The highest cursor written per stream: what the checkpoint holds. */
+  private readonly committed = new Map<Stream['name'], Cursor | undefined>();
+  private lastPollRows = 0;
+
+  constructor(private readonly ctx: ExportContext) {
+    this.scope = scopeOf(ctx.config);
+    const saved: TableState | undefined = ctx.store.table(this.scope);
+    for (const s of ctx.streams) {
+      this.committed.set(s.name, saved?.[s.stateKey] as Cursor | undefined);
+      this.dedup.set(s.name, new Dedup());
     }
-  } catch (err) {
-    if (isAbort(err, signal)) return { stats, cursor, stopped: true, seconds: (Date.now() - started) / 1000 };
-    throw err;
-  } finally {
-    reporter.stopProgress();
+    if (saved) {
+      const c = saved.cursor;
+      ctx.reporter.info(`resuming ${ctx.config.table} after ${c.updatedOn} (${saved.rows.toLocaleString('en-US')} rows written before)`);
+    }
   }
-  return { stats, cursor, stopped: signal.aborted, seconds: (Date.now() - started) / 1000 };
+
+  /** The cursor of the row stream (for the summary). */
+  get cursor(): Cursor | undefined {
+    return this.committed.get('rows');
+  }
+
+  private async deliver(stream: Stream, rows: Row[], pageCursor: Cursor): Promise<void> {
+    const { sink, store, stats, config } = this.ctx;
+    const records: ChangeRecord[] = [];
+    const dedup = this.dedup.get(stream.name)!;
+    for (const row of rows) {
+      const c = stream.reader.cursorOf(row);
+      if (dedup.check(stream.versionKey(row, c), c.updatedOn)) {
+        stats.duplicatesDropped += 1;
+        continue;
+      }
+      records.push(stream.toRecord(row, c));
+    }
+    if (records.length > 0) await sink.write(records);
+    const prev = this.committed.get(stream.name);
+    const next = max(prev, pageCursor);
+    if (prev === undefined || compareCursor(next, prev) > 0 || records.length > 0) {
+      const state = store.table(this.scope);
+      store.set(this.scope, {
+        cursor: stream.name === 'rows' ? next : (state?.cursor ?? { updatedOn: config.since, sysId: '' }),
+        [stream.stateKey]: next,
+        rows: (state?.rows ?? 0) + records.length,
+      });
+      await store.commit();
+      this.committed.set(stream.name, next);
+    }
+    if (stream.name === 'rows') stats.rows += records.length;
+    else stats.deletes += records.length;
+    stats.pages += 1;
+    this.lastPollRows += records.length;
+    // Rows older than the overlap behind the cursor will never be re-read: forget them.
+    dedup.evictBefore(shiftSnTimestamp(next.updatedOn, -Math.ceil(config.overlap) - 1));
+  }
+
+  /** One catch-up of every stream up to `hi`. Returns true when a page came back full. */
+  async catchUp(hi: string): Promise<boolean> {
+    const { config, signal, reporter, stats } = this.ctx;
+    let full = false;
+    for (const stream of this.ctx.streams) {
+      const from = sweepStart(this.committed.get(stream.name), config.since, config.overlap);
+      for await (const page of stream.reader.sweep(from, hi, signal)) {
+        await this.deliver(stream, page.rows, page.cursor);
+        if (page.rows.length >= stream.reader.pageSize) full = true;
+        reporter.progress({ ...stats, detail: `at ${page.cursor.updatedOn}` });
+      }
+    }
+    return full;
+  }
+
+  /** Backfill, then (with --follow) poll until stopped. */
+  async run(): Promise<ExportResult> {
+    const { config, reporter, stats, signal, client } = this.ctx;
+    const started = Date.now();
+    const done = (stopped: boolean): ExportResult => ({ stats, cursor: this.cursor, stopped, seconds: (Date.now() - started) / 1000 });
+    try {
+      const rows = this.ctx.streams[0]!;
+      const from = sweepStart(this.committed.get('rows'), config.since, config.overlap);
+      const probe = await rows.reader.probe(rangeQuery(from.updatedOn, '9999-12-31 23:59:59', config.query), signal);
+      stats.total = probe.total;
+      reporter.startProgress();
+      let hi = highWaterMark(probe.serverNow, config.lag, config.until);
+      reporter.verbose(`reading ${config.table} from ${from.updatedOn} to ${hi} (about ${probe.total ?? '?'} rows)`);
+      await this.catchUp(hi);
+      if (!config.follow) return done(signal.aborted);
+
+      reporter.info(`caught up at ${this.cursor?.updatedOn ?? config.since}; following ${config.table} every ${config.pollInterval} s`);
+      for (;;) {
+        const pollStarted = Date.now();
+        this.lastPollRows = 0;
+        let full = false;
+        try {
+          hi = highWaterMark(client.serverNow(), config.lag);
+          full = await this.catchUp(hi);
+          this.ctx.outage?.recovered();
+        } catch (err) {
+          if (isAbort(err, signal)) throw err;
+          // Through an outage the feed keeps polling; it resumes by itself when the instance returns.
+          const transient = err instanceof RetriesExhaustedError || (err instanceof NowpipeError && err.retriable);
+          if (!transient) throw err;
+          this.ctx.outage?.failed(err as NowpipeError);
+        }
+        if (full) continue; // more is waiting: catch up without sleeping
+        const wake = pollStarted + config.pollInterval * 1000;
+        while (Date.now() < wake) {
+          const lagSeconds = this.cursor ? Math.max(0, Math.round((client.serverNow() - fromSnTimestamp(this.cursor.updatedOn).toMillis()) / 1000)) : 0;
+          reporter.progress({
+            ...stats,
+            detail: `cursor ${this.cursor?.updatedOn ?? '-'} · ${lagSeconds}s behind · last poll ${this.lastPollRows} changes · next poll in ${Math.ceil((wake - Date.now()) / 1000)}s`,
+          });
+          await abortableSleep(Math.min(1000, wake - Date.now()), signal);
+        }
+      }
+    } catch (err) {
+      if (isAbort(err, signal)) return done(true);
+      throw err;
+    } finally {
+      reporter.stopProgress();
+    }
+  }
 }

@@ -62,6 +62,8 @@ export class ServiceNowClient {
   readonly baseUrl: string;
   private readonly http: Got;
   private readonly options: ClientOptions;
+  /** Instance clock minus local clock, from the latest `Date` header (one-second resolution). */
+  private clockOffsetMs?: number;
 
   constructor(options: ClientOptions) {
     this.options = options;
@@ -82,6 +84,11 @@ export class ServiceNowClient {
       timeout: { connect: options.connectTimeoutMs, request: options.timeoutMs },
       headers: { accept: 'application/json', 'user-agent': 'nowpipe' },
     });
+  }
+
+  /** The instance's clock now, as last seen in a `Date` header (local clock if none yet). */
+  serverNow(): number {
+    return Date.now() + (this.clockOffsetMs ?? 0);
   }
 
   tableUrl(table: string, params: Params): string {
@@ -116,6 +123,9 @@ export class ServiceNowClient {
           { status: res.statusCode, headers: res.headers, body: res.body, method: 'GET', url },
           { table, user: this.options.user },
         );
+        // `Date` is truncated to the second, so this offset errs early: a high-water mark built
+        // from it can only be too cautious, never ahead of the instance.
+        if (out.serverDate !== undefined) this.clockOffsetMs = out.serverDate - Date.now();
         report?.({ method: 'GET', url, status: res.statusCode, rows: out.rows.length, ms: Date.now() - started });
         return out;
       } catch (err) {

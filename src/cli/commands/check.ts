@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config/load.js';
-import type { RunStats } from '../../pipeline/export.js';
+import { newStats } from '../../pipeline/export.js';
 import { rawValue } from '../../servicenow/reader.js';
 import { fromSnTimestamp, isSnTimestamp } from '../../servicenow/time.js';
 import { formatCount, Reporter } from '../../ui/reporter.js';
@@ -23,7 +23,7 @@ export async function checkCommand(flags: Flags): Promise<number> {
   for (const w of warnings) reporter.warn(w);
   if (source) ok(`settings from ${source}`);
 
-  const stats: RunStats = { rows: 0, pages: 0, retries: 0 };
+  const stats = newStats();
   const client = buildClient({ ...config, retries: Math.min(config.retries, 2) }, reporter, stats);
   const sent = Date.now();
   const latest = await client.getTable(config.table, {

@@ -17,7 +17,9 @@ function program(run: (task: Promise<number>) => void): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   exportOptions(connectionOptions(root)).action((flags: Flags) => run(exportCommand(flags)));
 
-  connectionOptions(root.command('check').description('check the connection, credentials, table, clock and time zone'))
+  connectionOptions(root.command('check').description('check the connection, credentials, table, clock, time zone and delete auditing'))
+    .option('--query <encoded>', 'extra encoded-query filter to count with')
+    .option('--deletes', 'fail when sys_audit_delete cannot be read')
     .exitOverride()
     .action((flags: Flags) => run(checkCommand(flags)));
 

@@ -64,5 +64,24 @@ export async function checkCommand(flags: Flags): Promise<number> {
       }
     }
   }
+  // Deletes come from sys_audit_delete: worth knowing before anyone relies on --deletes.
+  try {
+    const audit = await client.getTable('sys_audit_delete', {
+      sysparm_query: `tablename=${config.table}^ORDERBYDESCsys_created_on`,
+      sysparm_limit: 1,
+      sysparm_fields: 'sys_id,sys_created_on,documentkey',
+    });
+    const lastDelete = audit.rows[0] ? rawValue(audit.rows[0].sys_created_on) : undefined;
+    if (lastDelete) ok(`delete auditing works for ${config.table} (latest delete recorded ${String(lastDelete)})`);
+    else reporter.info(`  no deletes recorded for ${config.table} in sys_audit_delete: delete auditing may be off for it, or nothing was deleted yet`);
+  } catch (err) {
+    const line = `cannot read sys_audit_delete (${(err as Error).message}): --deletes needs a role that can read it`;
+    if (config.deletes) {
+      bad(line);
+      failures++;
+    } else {
+      reporter.info(`  ${line}`);
+    }
+  }
   return failures === 0 ? 0 : 1;
 }

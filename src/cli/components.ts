@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors/index.js';
-import { basicAuth, ServiceNowClient } from '../servicenow/client.js';
+import { basicAuth, ServiceNowClient, type AuthProvider } from '../servicenow/client.js';
+import { OAuthProvider } from '../servicenow/oauth.js';
 import { TableReader } from '../servicenow/reader.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
@@ -27,10 +28,24 @@ function decode(url: string): string {
   }
 }
 
+/** Basic auth, or OAuth when a client id is configured. */
+export function buildAuth(config: Config): AuthProvider {
+  if (config.clientId === undefined) return basicAuth(config.user, config.password);
+  return new OAuthProvider({
+    url: config.url,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    user: config.user,
+    password: config.password,
+    refreshToken: config.refreshToken,
+    timeoutMs: config.timeout * 1000,
+  });
+}
+
 export function buildClient(config: Config, reporter: Reporter, stats: RunStats, outage = new OutageLog(reporter), env = process.env): ServiceNowClient {
   return new ServiceNowClient({
     url: config.url,
-    auth: basicAuth(config.user, config.password),
+    auth: buildAuth(config),
     user: config.user,
     timeoutMs: config.timeout * 1000,
     connectTimeoutMs: config.connectTimeout * 1000,

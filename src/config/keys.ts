@@ -20,6 +20,9 @@ export const RC_ALIASES: Record<string, { key: Key; convert?: Convert }> = {
   'poll.interval.s': { key: 'pollInterval' },
   'retry.max.times': { key: 'retries' },
   'proxy.url': { key: 'proxy' },
+  'oauth.api.key': { key: 'clientId' },
+  'oauth.api.secret': { key: 'clientSecret' },
+  'oauth.refresh.token': { key: 'refreshToken' },
   'kafka.topic': { key: 'topic' },
   'kafka.bootstrap.servers': { key: 'brokers' },
   'confluent.topic.bootstrap.servers': { key: 'brokers' },
@@ -51,10 +54,13 @@ export const ENV_KEYS: Array<{ env: string; key: Key }> = [
   { env: 'SERVICENOW_URL', key: 'url' },
   { env: 'SERVICENOW_USER', key: 'user' },
   { env: 'SERVICENOW_PASSWORD', key: 'password' },
+  { env: 'SERVICENOW_CLIENT_ID', key: 'clientId' },
+  { env: 'SERVICENOW_CLIENT_SECRET', key: 'clientSecret' },
+  { env: 'SERVICENOW_REFRESH_TOKEN', key: 'refreshToken' },
 ];
 
 /** Keys whose values are secrets: never echoed in warnings, errors or logs. */
-export const SECRET_KEYS = new Set<Key>(['password']);
+export const SECRET_KEYS = new Set<Key>(['password', 'clientSecret', 'refreshToken']);
 
 export function kebabToCamel(s: string): string {
   return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

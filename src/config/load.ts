@@ -116,7 +116,7 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
     if (input.flags?.password !== undefined) throw new ConfigError('password: give --password or --password-file, not both');
     password = input.passwordFromFile;
   }
-  if (password !== undefined && rest.user === undefined) {
+  if (password !== undefined && rest.user === undefined && rest.clientId === undefined) {
     throw new ConfigError('user: a password was given without a user (--user or SERVICENOW_USER)');
   }
   let proxy = rest.proxy;

@@ -75,6 +75,9 @@ export const configSchema = z
     user: z.string().min(1).optional(),
     password: z.string().optional(),
     passwordFile: z.string().optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().optional(),
+    refreshToken: z.string().min(1).optional(),
 
     since: date.default(EPOCH),
     until: date.optional(),
@@ -114,6 +117,9 @@ export const configSchema = z
     }
     if (c.follow && c.until !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['until'], message: 'cannot be combined with --follow (a feed has no end)' });
+    }
+    if ((c.clientSecret !== undefined || c.refreshToken !== undefined) && c.clientId === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'OAuth needs --client-id (env SERVICENOW_CLIENT_ID) with --client-secret or --refresh-token' });
     }
     if (c.follow && c.once) {
       ctx.addIssue({ code: 'custom', path: ['once'], message: 'cannot be combined with --follow' });

@@ -1,0 +1,121 @@
+import got, { RequestError } from 'got';
+import { AuthError, NetworkError } from '../errors/index.js';
+import type { AuthProvider } from './client.js';
+
+export interface OAuthCredentials {
+  url: string;
+  clientId: string;
+  clientSecret?: string;
+  user?: string;
+  password?: string;
+  refreshToken?: string;
+  timeoutMs?: number;
+}
+
+export type Grant = 'password' | 'client_credentials' | 'refresh_token';
+
+interface Token {
+  access: string;
+  refresh?: string;
+  /** Local clock ms at which to renew (a margin before the instance expires it). */
+  renewAt: number;
+}
+
+/** Which grant the given credentials call for. */
+export function chooseGrant(c: Pick<OAuthCredentials, 'user' | 'password' | 'refreshToken'>): Grant {
+  if (c.refreshToken) return 'refresh_token';
+  if (c.user && c.password !== undefined) return 'password';
+  return 'client_credentials';
+}
+
+const REFUSED: Record<Grant, string> = {
+  password: 'the client id/secret or the user/password',
+  client_credentials: 'the client id or client secret (and client_credentials must be enabled on the instance)',
+  refresh_token: 'the refresh token (expired or revoked? obtain a new one) or the client id/secret',
+};
+
+/**
+ * OAuth 2.0 against `{instance}/oauth_token.do` (form-encoded). Tokens live only in memory: they
+ * are never written to disk or logs. Renewal is single-flight: concurrent requests that need a
+ * token wait for the one grant in progress.
+ */
+export class OAuthProvider implements AuthProvider {
+  private token?: Token;
+  private inflight?: Promise<Token>;
+  readonly initialGrant: Grant;
+
+  constructor(
+    private readonly creds: OAuthCredentials,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.initialGrant = chooseGrant(creds);
+  }
+
+  async header(): Promise<string> {
+    const t = this.token && this.now() < this.token.renewAt ? this.token : await this.renew();
+    return `Bearer ${t.access}`;
+  }
+
+  /** After a 401: one fresh token, shared by every request that saw it. */
+  async refresh(): Promise<boolean> {
+    this.token = undefined;
+    await this.renew();
+    return true;
+  }
+
+  private renew(): Promise<Token> {
+    this.inflight ??= this.grant().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async grant(): Promise<Token> {
+    // Prefer the refresh token we hold; if the instance refuses it, fall back to the original grant.
+    const held = this.token?.refresh ?? this.lastRefresh;
+    if (held && this.initialGrant !== 'refresh_token') {
+      try {
+        return await this.request('refresh_token', held);
+      } catch (err) {
+        if (!(err instanceof AuthError)) throw err;
+      }
+    }
+    return this.request(this.initialGrant, this.lastRefresh ?? this.creds.refreshToken);
+  }
+
+  private lastRefresh?: string;
+
+  private async request(grant: Grant, refreshToken?: string): Promise<Token> {
+    const c = this.creds;
+    const form: Record<string, string> = { grant_type: grant, client_id: c.clientId };
+    if (c.clientSecret !== undefined) form.client_secret = c.clientSecret;
+    if (grant === 'password') Object.assign(form, { username: c.user ?? '', password: c.password ?? '' });
+    if (grant === 'refresh_token') form.refresh_token = refreshToken ?? '';
+    const url = `${c.url}/oauth_token.do`;
+    let res;
+    try {
+      res = await got.post(url, { form, throwHttpErrors: false, retry: { limit: 2 }, timeout: { request: c.timeoutMs ?? 30_000 }, responseType: 'text' });
+    } catch (err) {
+      throw new NetworkError(`cannot reach the OAuth endpoint: ${(err as RequestError).code ?? (err as Error).message}`, { method: 'POST', url }, { cause: err });
+    }
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(res.body) as Record<string, unknown>;
+    } catch {
+      /* reported below */
+    }
+    if (res.statusCode !== 200 || typeof body.access_token !== 'string') {
+      const reason = [body.error, body.error_description].filter((x) => typeof x === 'string' && x).join(': ') || `HTTP ${res.statusCode}`;
+      throw new AuthError(`the instance refused the OAuth ${grant} grant (${reason}) (POST ${url} → ${res.statusCode})`, {
+        hint: `check ${REFUSED[grant]}; the OAuth application must exist in System OAuth > Application Registry`,
+      });
+    }
+    const lifetime = Number(body.expires_in ?? 1800) * 1000;
+    // Renew at 90% of the lifetime, and at least a minute early, so no request carries a dying token.
+    const margin = Math.max(Math.min(60_000, lifetime / 2), lifetime * 0.1);
+    const refresh = typeof body.refresh_token === 'string' ? body.refresh_token : undefined;
+    if (refresh) this.lastRefresh = refresh;
+    this.token = { access: body.access_token, refresh, renewAt: this.now() + lifetime - margin };
+    return this.token;
+  }
+}

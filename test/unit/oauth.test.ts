@@ -1,0 +1,83 @@
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AuthError } from '../../src/errors/index.js';
+import { chooseGrant, OAuthProvider } from '../../src/servicenow/oauth.js';
+
+const BASE = 'https://acme.service-now.com';
+const grants: URLSearchParams[] = [];
+const server = setupServer();
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => {
+  server.resetHandlers();
+  grants.length = 0;
+});
+afterAll(() => server.close());
+
+function tokenEndpoint(opts: { refuse?: (f: URLSearchParams) => boolean; expiresIn?: number } = {}) {
+  let n = 0;
+  server.use(
+    http.post(`${BASE}/oauth_token.do`, async ({ request }) => {
+      expect(request.headers.get('content-type')).toMatch(/application\/x-www-form-urlencoded/);
+      const form = new URLSearchParams(await request.text());
+      grants.push(form);
+      if (opts.refuse?.(form)) return HttpResponse.json({ error: 'server_error', error_description: 'access_denied' }, { status: 401 });
+      n++;
+      return HttpResponse.json({ access_token: `access-${n}`, refresh_token: `refresh-${n}`, expires_in: opts.expiresIn ?? 1800, token_type: 'Bearer' });
+    }),
+  );
+}
+
+describe('OAuth', () => {
+  it('chooses the grant from the credentials given', () => {
+    expect(chooseGrant({ refreshToken: 'r' })).toBe('refresh_token');
+    expect(chooseGrant({ user: 'u', password: 'p' })).toBe('password');
+    expect(chooseGrant({})).toBe('client_credentials');
+  });
+
+  it('password grant: form-encoded, then reuses the token until it nears expiry, then refreshes', async () => {
+    tokenEndpoint({ expiresIn: 100 });
+    let now = 0;
+    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs', user: 'u', password: 'pw' }, () => now);
+    expect(await p.header()).toBe('Bearer access-1');
+    expect(Object.fromEntries(grants[0]!)).toEqual({ grant_type: 'password', client_id: 'cid', client_secret: 'cs', username: 'u', password: 'pw' });
+    now = 30_000;
+    expect(await p.header()).toBe('Bearer access-1');
+    expect(grants).toHaveLength(1);
+    now = 60_000; // past 90% of 100 s minus the margin
+    expect(await p.header()).toBe('Bearer access-2');
+    expect(Object.fromEntries(grants[1]!)).toMatchObject({ grant_type: 'refresh_token', refresh_token: 'refresh-1' });
+  });
+
+  it('refreshes once for concurrent requests after a 401 (single flight)', async () => {
+    tokenEndpoint();
+    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
+    await p.header();
+    await Promise.all([p.refresh(), p.refresh(), p.refresh()]);
+    expect(grants.map((g) => g.get('grant_type'))).toEqual(['client_credentials', 'refresh_token']);
+    expect(await p.header()).toBe('Bearer access-2');
+  });
+
+  it('falls back to the original grant when the refresh token is refused', async () => {
+    tokenEndpoint({ refuse: (f) => f.get('grant_type') === 'refresh_token' });
+    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs', user: 'u', password: 'pw' });
+    await p.header();
+    await p.refresh();
+    expect(grants.map((g) => g.get('grant_type'))).toEqual(['password', 'refresh_token', 'password']);
+  });
+
+  it('names the refused credential and never echoes a secret', async () => {
+    tokenEndpoint({ refuse: () => true });
+    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'topsecret' });
+    const err = await p.header().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthError);
+    expect((err as AuthError).message).toMatch(/refused the OAuth client_credentials grant/);
+    expect((err as AuthError).hint).toMatch(/client id or client secret/);
+    expect(JSON.stringify({ m: (err as Error).message, h: (err as AuthError).hint })).not.toContain('topsecret');
+
+    const r = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs', refreshToken: 'old' });
+    const err2 = await r.header().catch((e: unknown) => e);
+    expect((err2 as AuthError).hint).toMatch(/refresh token/);
+    expect((err2 as Error).message).not.toContain('old');
+  });
+});

@@ -2,7 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import got, { RequestError, TimeoutError, type Got } from 'got';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
-import { NetworkError, NowpipeError, ResponseError } from '../errors/index.js';
+import { HttpError, NetworkError, NowpipeError, ResponseError } from '../errors/index.js';
+import { RequestLimiter } from './limiter.js';
 import { interpretTableResponse, type TableResponse } from './response.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
@@ -32,6 +33,8 @@ export interface ClientOptions {
   connectTimeoutMs: number;
   proxy?: string;
   retry: RetryPolicy;
+  /** Shared by every request of the run: concurrency, pacing and the 429 pause. */
+  limiter?: RequestLimiter;
   events?: ClientEvents;
 }
 
@@ -62,12 +65,14 @@ export class ServiceNowClient {
   readonly baseUrl: string;
   private readonly http: Got;
   private readonly options: ClientOptions;
+  readonly limiter: RequestLimiter;
   /** Instance clock minus local clock, from the latest `Date` header (one-second resolution). */
   private clockOffsetMs?: number;
 
   constructor(options: ClientOptions) {
     this.options = options;
     this.baseUrl = options.url;
+    this.limiter = options.limiter ?? new RequestLimiter({ concurrency: 64 });
     const agentOptions = { keepAlive: true, maxSockets: 64 };
     const agent = options.proxy
       ? {
@@ -105,6 +110,7 @@ export class ServiceNowClient {
     let refreshed = false;
     for (;;) {
       const authorization = await this.options.auth.header(signal);
+      const release = await this.limiter.acquire(signal);
       let res;
       try {
         res = await this.http.get(url, { headers: authorization ? { authorization } : {}, signal });
@@ -113,6 +119,8 @@ export class ServiceNowClient {
         const e = err instanceof RequestError ? networkError(err, 'GET', url) : err;
         report?.({ method: 'GET', url, ms: Date.now() - started, error: (e as Error).message });
         throw e;
+      } finally {
+        release();
       }
       if (res.statusCode === 401 && !refreshed && this.options.auth.refresh && (await this.options.auth.refresh(signal))) {
         refreshed = true;
@@ -139,7 +147,11 @@ export class ServiceNowClient {
   getTable(table: string, params: Params, signal?: AbortSignal): Promise<TableResponse> {
     return withRetry(() => this.getTableOnce(table, params, signal), this.options.retry, {
       signal,
-      onRetry: this.options.events?.retry,
+      onRetry: (err, attempt, delay) => {
+        // Rate limits are per user: when one request is told to wait, every request waits.
+        if (err instanceof HttpError && err.status === 429) this.limiter.pause(Date.now() + delay);
+        this.options.events?.retry?.(err, attempt, delay);
+      },
     });
   }
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors/index.js';
 import { basicAuth, ServiceNowClient, type AuthProvider } from '../servicenow/client.js';
 import { OAuthProvider } from '../servicenow/oauth.js';
+import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader } from '../servicenow/reader.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
@@ -51,6 +52,7 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
     connectTimeoutMs: config.connectTimeout * 1000,
     proxy: config.proxy,
     retry: retryPolicy(config, env),
+    limiter: new RequestLimiter({ concurrency: config.concurrency, perHour: config.maxRequestsPerHour, perSecond: config.maxRequestsPerSecond }),
     events: {
       request: (r) => {
         reporter.verbose(

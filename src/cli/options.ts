@@ -37,5 +37,9 @@ export function exportOptions(cmd: Command): Command {
     .option('--poll-interval <seconds>', 'seconds between polls in --follow (min 1, default 20)')
     .option('--lag <seconds>', 'safety lag behind the instance clock (default 1)')
     .option('--overlap <seconds>', 're-read window behind the cursor on each poll (default 5)')
-    .option('--deletes', 'also emit deletes, from sys_audit_delete');
+    .option('--deletes', 'also emit deletes, from sys_audit_delete')
+    .option('--concurrency <n>', 'requests in flight for the whole run; splits a large backfill into slices (default 4)')
+    .option('--max-requests-per-hour <n>', 'pace requests below the instance rate-limit rule')
+    .option('--max-requests-per-second <n>', 'pace requests per second')
+    .option('--continue-on-error', 'with several tables, let the others go on when one fails (exit 1 at the end)');
 }

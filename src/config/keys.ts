@@ -24,6 +24,7 @@ export const RC_ALIASES: Record<string, { key: Key; convert?: Convert }> = {
   'oauth.api.secret': { key: 'clientSecret' },
   'oauth.refresh.token': { key: 'refreshToken' },
   'kafka.topic': { key: 'topic' },
+  'tasks.max': { key: 'concurrency' },
   'kafka.bootstrap.servers': { key: 'brokers' },
   'confluent.topic.bootstrap.servers': { key: 'brokers' },
   'connection.timeout.ms': { key: 'connectTimeout', convert: msToSeconds },
@@ -34,7 +35,6 @@ export const RC_ALIASES: Record<string, { key: Key; convert?: Convert }> = {
 export const CONNECT_ONLY_KEYS = new Set([
   'name',
   'connector.class',
-  'tasks.max',
   'key.converter',
   'value.converter',
   'key.converter.schemas.enable',

@@ -104,6 +104,11 @@ export const configSchema = z
     overlap: seconds(0, 3600).default(5),
     deletes: bool.default(false),
 
+    concurrency: int(1, 64).default(4),
+    maxRequestsPerHour: int(1).optional(),
+    maxRequestsPerSecond: int(1).optional(),
+    continueOnError: bool.default(false),
+
     // Kafka sink (part 3); validated here so the rc file can hold them today.
     topic: z.string().min(1).optional(),
     brokers: list.optional(),

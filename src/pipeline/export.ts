@@ -11,6 +11,7 @@ import { opOf } from '../sinks/format.js';
 import type { ChangeRecord, Sink } from '../sinks/types.js';
 import type { Reporter } from '../ui/reporter.js';
 import { Dedup } from './dedup.js';
+import { planSlices, sliceCount, type SliceState } from './slices.js';
 
 export interface RunStats {
   rows: number;
@@ -118,6 +119,9 @@ export class Exporter {
   /** The highest cursor written per stream: what the checkpoint holds. */
   private readonly committed = new Map<Stream['name'], Cursor | undefined>();
   private lastPollRows = 0;
+  /** The slices of a parallel backfill in progress (saved in the checkpoint). */
+  private slices?: SliceState[];
+  private slicesHi?: string;
 
   constructor(private readonly ctx: ExportContext) {
     this.scope = scopeOf(ctx.config);
@@ -125,6 +129,10 @@ export class Exporter {
     for (const s of ctx.streams) {
       this.committed.set(s.name, saved?.[s.stateKey] as Cursor | undefined);
       this.dedup.set(s.name, new Dedup());
+    }
+    if (Array.isArray(saved?.slices) && typeof saved?.slicesHi === 'string') {
+      this.slices = saved.slices as SliceState[];
+      this.slicesHi = saved.slicesHi;
     }
     if (saved) {
       const c = saved.cursor;
@@ -137,8 +145,26 @@ export class Exporter {
     return this.committed.get('rows');
   }
 
-  private async deliver(stream: Stream, rows: Row[], pageCursor: Cursor): Promise<void> {
-    const { sink, store, stats, config } = this.ctx;
+  /** Sink writes one page at a time, whatever runs concurrently (slices, tables). */
+  private async write(records: ChangeRecord[]): Promise<void> {
+    const previous = this.writing;
+    let done!: () => void;
+    this.writing = new Promise<void>((r) => (done = r));
+    await previous;
+    try {
+      await this.ctx.sink.write(records);
+    } finally {
+      done();
+    }
+  }
+  private writing: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes a page, then, once the sink says it is durable, advances and commits the cursor: the
+   * stream's, or the slice's during a parallel backfill.
+   */
+  private async deliver(stream: Stream, rows: Row[], pageCursor: Cursor, slice?: SliceState): Promise<void> {
+    const { store, stats, config } = this.ctx;
     const records: ChangeRecord[] = [];
     const dedup = this.dedup.get(stream.name)!;
     for (const row of rows) {
@@ -149,25 +175,70 @@ export class Exporter {
       }
       records.push(stream.toRecord(row, c));
     }
-    if (records.length > 0) await sink.write(records);
-    const prev = this.committed.get(stream.name);
-    const next = max(prev, pageCursor);
-    if (prev === undefined || compareCursor(next, prev) > 0 || records.length > 0) {
-      const state = store.table(this.scope);
-      store.set(this.scope, {
-        cursor: stream.name === 'rows' ? next : (state?.cursor ?? { updatedOn: config.since, sysId: '' }),
-        [stream.stateKey]: next,
-        rows: (state?.rows ?? 0) + records.length,
-      });
+    if (records.length > 0) await this.write(records);
+    const state = store.table(this.scope);
+    const base = { cursor: state?.cursor ?? { updatedOn: config.since, sysId: '' }, rows: (state?.rows ?? 0) + records.length };
+    if (slice) {
+      slice.cursor = max(slice.cursor, pageCursor);
+      store.set(this.scope, { ...base, slices: this.slices });
       await store.commit();
-      this.committed.set(stream.name, next);
+    } else {
+      const prev = this.committed.get(stream.name);
+      const next = max(prev, pageCursor);
+      if (prev === undefined || compareCursor(next, prev) > 0 || records.length > 0) {
+        store.set(this.scope, { ...base, ...(stream.name === 'rows' ? { cursor: next } : {}), [stream.stateKey]: next });
+        await store.commit();
+        this.committed.set(stream.name, next);
+      }
+      // Rows older than the overlap behind the cursor will never be re-read: forget them.
+      dedup.evictBefore(shiftSnTimestamp(next.updatedOn, -Math.ceil(config.overlap) - 1));
     }
     if (stream.name === 'rows') stats.rows += records.length;
     else stats.deletes += records.length;
     stats.pages += 1;
     this.lastPollRows += records.length;
-    // Rows older than the overlap behind the cursor will never be re-read: forget them.
-    dedup.evictBefore(shiftSnTimestamp(next.updatedOn, -Math.ceil(config.overlap) - 1));
+  }
+
+  /** A parallel backfill of the row stream: every slice concurrently, each resumable. */
+  private async runSlices(hi: string): Promise<void> {
+    const { signal, reporter, stats, config, store } = this.ctx;
+    const rows = this.ctx.streams[0]!;
+    const slices = this.slices!;
+    reporter.verbose(`parallel backfill in ${slices.length} slices: ${slices.map((s) => `${s.start}…${s.end}`).join(', ')}`);
+    const inner = new AbortController();
+    const onAbort = () => inner.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let firstError: unknown;
+    await Promise.all(
+      slices
+        .filter((s) => !s.done)
+        .map(async (slice) => {
+          try {
+            const from = slice.cursor ?? { updatedOn: slice.start, sysId: '' };
+            const afterSecond = slice.cursor === undefined && !slice.first;
+            for await (const page of rows.reader.sweep(from, slice.end, inner.signal, { afterSecond })) {
+              await this.deliver(rows, page.rows, page.cursor, slice);
+              reporter.progress({ ...stats, detail: `${slices.filter((s) => s.done).length}/${slices.length} slices done` });
+            }
+            slice.done = true;
+          } catch (err) {
+            // One slice failing stops the others; each keeps what it committed.
+            firstError ??= err;
+            inner.abort(err);
+          }
+        }),
+    );
+    signal.removeEventListener('abort', onAbort);
+    if (firstError !== undefined) throw signal.aborted ? signal.reason : firstError;
+    // Every slice is complete: the table goes on as one cursor, at the highest row written.
+    const top = slices.reduce<Cursor | undefined>((acc, s) => (s.cursor ? max(acc, s.cursor) : acc), this.committed.get('rows'));
+    const state = store.table(this.scope);
+    const cursor = top ?? state?.cursor ?? { updatedOn: config.since, sysId: '' };
+    store.set(this.scope, { cursor, rows: state?.rows ?? 0, slices: undefined, slicesHi: undefined });
+    await store.commit();
+    this.committed.set('rows', top);
+    this.slices = undefined;
+    void hi;
   }
 
   /** One catch-up of every stream up to `hi`. Returns true when a page came back full. */
@@ -198,6 +269,17 @@ export class Exporter {
       reporter.startProgress();
       let hi = highWaterMark(probe.serverNow, config.lag, config.until);
       reporter.verbose(`reading ${config.table} from ${from.updatedOn} to ${hi} (about ${probe.total ?? '?'} rows)`);
+      if (!this.slices) {
+        const count = sliceCount(probe.total, config.concurrency, rows.reader.pageSize);
+        if (count > 1) {
+          this.slices = await planSlices(rows.reader, config.query, from.updatedOn, hi, probe.total!, count, signal);
+          this.slicesHi = hi;
+          const state = this.ctx.store.table(this.scope);
+          this.ctx.store.set(this.scope, { cursor: state?.cursor ?? { updatedOn: config.since, sysId: '' }, rows: state?.rows ?? 0, slices: this.slices, slicesHi: hi });
+          await this.ctx.store.commit();
+        }
+      }
+      if (this.slices) await this.runSlices(this.slicesHi!);
       await this.catchUp(hi);
       if (!config.follow) return done(signal.aborted);
 

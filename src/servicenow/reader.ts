@@ -77,9 +77,24 @@ export class TableReader {
    * One cheap request for the server clock (`Date` header) and the number of rows matching
    * `query` (for the ETA). Also proves the URL, credentials and table are good.
    */
-  async probe(query: string, signal?: AbortSignal): Promise<{ serverNow: number; total?: number; sample?: Row }> {
-    const res = await this.client.getTable(this.options.table, { sysparm_query: query, sysparm_limit: 1, sysparm_fields: ['sys_id', this.field].join(',') }, signal);
+  async probe(query: string, signal?: AbortSignal, offset = 0): Promise<{ serverNow: number; total?: number; sample?: Row }> {
+    const res = await this.client.getTable(
+      this.options.table,
+      { sysparm_query: query, sysparm_limit: offset > 0 ? 50 : 1, sysparm_offset: offset > 0 ? offset : undefined, sysparm_fields: ['sys_id', this.field].join(',') },
+      signal,
+    );
     return { serverNow: res.serverDate ?? Date.now(), total: res.totalCount, sample: res.rows[0] };
+  }
+
+  /**
+   * The timestamp of about the `position`-th row of `query` (ordered by the cursor field), used
+   * only to cut a backfill into slices of similar size. Offset is fine here: drift only makes a
+   * slice a little bigger or smaller, it cannot lose a row.
+   */
+  async timestampAt(query: string, position: number, signal?: AbortSignal): Promise<string | undefined> {
+    const res = await this.probe(`${query}^ORDERBY${this.field}`, signal, Math.max(1, position));
+    const v = res.sample ? rawValue(res.sample[this.field]) : undefined;
+    return isSnTimestamp(v) ? v : undefined;
   }
 
   private async fetch(query: string, offset: number, signal?: AbortSignal): Promise<TableResponse> {
@@ -119,11 +134,13 @@ export class TableReader {
 
   /**
    * Every row after `from` up to and including the second `hi`, as pages in cursor order.
-   * Empty pages are not yielded. The generator ends when the range is exhausted.
+   * Empty pages are not yielded. The generator ends when the range is exhausted. With
+   * `afterSecond`, the whole second `from.updatedOn` is excluded (a slice boundary owned by the
+   * slice before).
    */
-  async *sweep(from: Cursor, hi: string, signal?: AbortSignal): AsyncGenerator<Page> {
+  async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: { afterSecond?: boolean } = {}): AsyncGenerator<Page> {
     let cursor = from;
-    let draining = true;
+    let draining = !options.afterSecond;
     let offset = 0;
     const output = this.options.displayValue === 'true' ? toDisplay : (r: Row) => r;
 

@@ -5,9 +5,10 @@ import { OAuthProvider } from '../servicenow/oauth.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader } from '../servicenow/reader.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
+import { FileSink } from '../sinks/file/index.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
-import type { Reporter } from '../ui/reporter.js';
+import { Reporter } from '../ui/reporter.js';
 import type { RunStats } from '../pipeline/export.js';
 import { OutageLog } from '../ui/outage.js';
 
@@ -105,6 +106,20 @@ export async function buildSink(config: Config): Promise<Sink> {
   switch (config.sink) {
     case 'stdout':
       return new StdoutSink(config.format);
+    case 'file': {
+      // buildSink has no reporter of the run; recovery notices come before its progress line.
+      const notices = new Reporter({ quiet: config.quiet, verbose: config.verbose });
+      return new FileSink({
+        dir: config.output!, // the schema requires it with --sink file
+        table: config.table,
+        format: config.format,
+        compress: config.compress,
+        maxRows: config.fileMaxRows,
+        maxBytes: config.fileMaxBytes,
+        maxAgeSeconds: config.fileMaxAge,
+        notice: (message) => notices.info(`file sink: ${message}`),
+      });
+    }
     default:
       throw new ConfigError(`sink: "${config.sink}" is not available in this version of nowpipe`);
   }

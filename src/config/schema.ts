@@ -109,6 +109,13 @@ export const configSchema = z
     maxRequestsPerSecond: int(1).optional(),
     continueOnError: bool.default(false),
 
+    // File sink (part 4): rotated NDJSON files under <output>/<table>/.
+    output: z.string().min(1).optional(),
+    fileMaxRows: int(1).default(1_000_000),
+    fileMaxBytes: int(1024).default(128 * 1024 * 1024),
+    fileMaxAge: seconds(1).default(300),
+    compress: z.enum(['none', 'gzip']).default('none'),
+
     // Kafka sink (part 3); validated here so the rc file can hold them today.
     topic: z.string().min(1).optional(),
     brokers: list.optional(),
@@ -125,6 +132,9 @@ export const configSchema = z
     }
     if ((c.clientSecret !== undefined || c.refreshToken !== undefined) && c.clientId === undefined) {
       ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'OAuth needs --client-id (env SERVICENOW_CLIENT_ID) with --client-secret or --refresh-token' });
+    }
+    if (c.sink === 'file' && c.output === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['output'], message: 'required with --sink file: the folder to write the files to (--output <dir>)' });
     }
     if (c.follow && c.once) {
       ctx.addIssue({ code: 'custom', path: ['once'], message: 'cannot be combined with --follow' });

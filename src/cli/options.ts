@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 export function connectionOptions(cmd: Command): Command {
   return cmd
     .option('--url <url>', 'instance URL, e.g. https://acme.service-now.com (env SERVICENOW_URL)')
-    .option('--table <name>', 'table to export, e.g. incident')
+    .option('--table <name>', 'table to export, e.g. incident (repeat or comma-separate for several)', (v: string, prev?: string[]) => [...(prev ?? []), v])
     .option('--user <name>', 'user name for basic auth (env SERVICENOW_USER)')
     .option('--password <secret>', 'password (env SERVICENOW_PASSWORD; prefer --password-file)')
     .option('--password-file <path>', 'read the password from this file')

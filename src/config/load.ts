@@ -126,7 +126,12 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
   if (rest.sink !== 'kafka' && (rest.topic !== undefined || rest.brokers !== undefined)) {
     warnings.push(`Kafka settings (topic, brokers) have no effect with --sink ${rest.sink}`);
   }
-  return { config: { ...rest, password, proxy, url: rest.url ?? '', table: rest.table ?? '' }, warnings };
+  const { table, tables, ...others } = rest;
+  const tableNames = [...new Set(table ?? [])];
+  for (const name of Object.keys(tables ?? {})) {
+    if (!tableNames.includes(name)) warnings.push(`settings for table ${name} given, but it is not exported (--table)`);
+  }
+  return { config: { ...others, password, proxy, url: rest.url ?? '', table: tableNames[0] ?? '', tableNames, tableSettings: tables ?? {} }, warnings };
 }
 
 /** Zod messages can echo input values; a secret must never reach the terminal. */

@@ -40,7 +40,7 @@ const date = z
   });
 
 const list = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',') : v),
+  (v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v),
   z.array(z.string()).transform((a) => a.map((s) => s.trim()).filter((s) => s.length > 0)),
 );
 
@@ -71,7 +71,17 @@ export const FORMATS = ['raw', 'envelope'] as const;
 export const configSchema = z
   .object({
     url: instanceUrl.optional(),
-    table: tableName.optional(),
+    /** One or more tables (`--table a --table b` or `--table a,b`). */
+    table: z
+      .preprocess((v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v), z.array(z.string().trim().pipe(tableName)).min(1, 'name at least one table'))
+      .optional(),
+    /** Per-table settings from the rc file: `{"tables": {"incident": {"fields": ..., "query": ..., "topic": ..., "since": ...}}}`. */
+    tables: z
+      .record(
+        tableName,
+        z.object({ fields: list.optional(), query: z.string().optional(), topic: z.string().min(1).optional(), since: date.optional() }).strict(),
+      )
+      .optional(),
     user: z.string().min(1).optional(),
     password: z.string().optional(),
     passwordFile: z.string().optional(),
@@ -145,7 +155,24 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 
 /** What a run needs: the schema's output with the credentials resolved. */
-export interface Config extends Omit<ParsedConfig, 'passwordFile' | 'url' | 'table'> {
+export interface Config extends Omit<ParsedConfig, 'passwordFile' | 'url' | 'table' | 'tables'> {
   url: string;
+  /** The table this config is for (the first one named, or the one `configForTable` picked). */
   table: string;
+  /** Every table of the run, in the order given. */
+  tableNames: string[];
+  tableSettings: NonNullable<ParsedConfig['tables']>;
+}
+
+/** The config one table runs with: the run's settings with that table's overrides applied. */
+export function configForTable(config: Config, table: string): Config {
+  const own = config.tableSettings[table] ?? {};
+  return {
+    ...config,
+    table,
+    fields: own.fields ?? config.fields,
+    query: own.query ?? config.query,
+    topic: own.topic ?? config.topic,
+    since: own.since ?? config.since,
+  };
 }

@@ -145,20 +145,6 @@ export class Exporter {
     return this.committed.get('rows');
   }
 
-  /** Sink writes one page at a time, whatever runs concurrently (slices, tables). */
-  private async write(records: ChangeRecord[]): Promise<void> {
-    const previous = this.writing;
-    let done!: () => void;
-    this.writing = new Promise<void>((r) => (done = r));
-    await previous;
-    try {
-      await this.ctx.sink.write(records);
-    } finally {
-      done();
-    }
-  }
-  private writing: Promise<void> = Promise.resolve();
-
   /**
    * Writes a page, then, once the sink says it is durable, advances and commits the cursor: the
    * stream's, or the slice's during a parallel backfill.
@@ -175,7 +161,7 @@ export class Exporter {
       }
       records.push(stream.toRecord(row, c));
     }
-    if (records.length > 0) await this.write(records);
+    if (records.length > 0) await this.ctx.sink.write(records);
     const state = store.table(this.scope);
     const base = { cursor: state?.cursor ?? { updatedOn: config.since, sysId: '' }, rows: (state?.rows ?? 0) + records.length };
     if (slice) {
@@ -265,8 +251,7 @@ export class Exporter {
       const rows = this.ctx.streams[0]!;
       const from = sweepStart(this.committed.get('rows'), config.since, config.overlap);
       const probe = await rows.reader.probe(rangeQuery(from.updatedOn, '9999-12-31 23:59:59', config.query), signal);
-      stats.total = probe.total;
-      reporter.startProgress();
+      if (probe.total !== undefined) stats.total = (stats.total ?? 0) + probe.total;
       let hi = highWaterMark(probe.serverNow, config.lag, config.until);
       reporter.verbose(`reading ${config.table} from ${from.updatedOn} to ${hi} (about ${probe.total ?? '?'} rows)`);
       if (!this.slices) {
@@ -313,8 +298,6 @@ export class Exporter {
     } catch (err) {
       if (isAbort(err, signal)) return done(true);
       throw err;
-    } finally {
-      reporter.stopProgress();
     }
   }
 }

@@ -1,6 +1,8 @@
 import { CheckpointStore } from '../../checkpoint/store.js';
 import { loadConfig } from '../../config/load.js';
-import type { Config } from '../../config/schema.js';
+import { configForTable, type Config } from '../../config/schema.js';
+import type { Sink } from '../../sinks/types.js';
+import { reportError } from '../exit.js';
 import { ConfigError } from '../../errors/index.js';
 import { deleteStream, Exporter, newStats, rowStream, type Stream } from '../../pipeline/export.js';
 import { OutageLog } from '../../ui/outage.js';
@@ -33,8 +35,26 @@ export function installSignalHandlers(reporter: Reporter): { signal: AbortSignal
 }
 
 export function validateForExport(config: Config): void {
-  const problems = config.query ? userQueryProblems(config.query) : [];
+  const problems = config.tableNames.flatMap((t) => {
+    const q = configForTable(config, t).query;
+    return q ? userQueryProblems(q).map((p) => (config.tableNames.length > 1 ? `${t}.${p}` : p)) : [];
+  });
   if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** One sink write at a time for the whole run, whatever reads concurrently (tables, slices). */
+function serialSink(sink: Sink): Sink {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    name: sink.name,
+    open: () => sink.open(),
+    close: () => sink.close(),
+    write(records) {
+      const next = tail.then(() => sink.write(records));
+      tail = next.catch(() => undefined);
+      return next;
+    },
+  };
 }
 
 /** Runs an export with a resolved config. Shared by the default command and `demo`. */
@@ -43,30 +63,61 @@ export async function runExport(config: Config, reporter: Reporter): Promise<num
   const stats = newStats();
   const outage = new OutageLog(reporter);
   const client = buildClient(config, reporter, stats, outage);
-  const streams: Stream[] = [rowStream(buildReader(config, client, reporter), config)];
-  if (config.deletes) streams.push(deleteStream(buildDeletesReader(config, client, reporter), config));
-  const sink = await buildSink(config);
+  const sink = serialSink(await buildSink(config));
   const store = new CheckpointStore(config.checkpoint);
   await store.open({ reset: config.reset });
   const { signal, dispose } = installSignalHandlers(reporter);
+  // One table failing stops the others (gracefully, each keeping what it committed) unless
+  // --continue-on-error.
+  const run = new AbortController();
+  signal.addEventListener('abort', () => run.abort(signal.reason), { once: true });
   let sinkOpen = false;
   try {
     // The sink's health check runs before anything is read from the instance.
     await sink.open();
     sinkOpen = true;
-    const exporter = new Exporter({ config, client, streams, sink, store, reporter, stats, signal, outage });
-    const result = await exporter.run();
+    const exporters = config.tableNames.map((table) => {
+      const tc = configForTable(config, table);
+      const streams: Stream[] = [rowStream(buildReader(tc, client, reporter), tc)];
+      if (tc.deletes) streams.push(deleteStream(buildDeletesReader(tc, client, reporter), tc));
+      return { table, exporter: new Exporter({ config: tc, client, streams, sink, store, reporter, stats, signal: run.signal, outage }) };
+    });
+    const failures: Array<{ table: string; err: unknown }> = [];
+    reporter.startProgress();
+    const results = await Promise.all(
+      exporters.map(async ({ table, exporter }) => {
+        try {
+          return await exporter.run();
+        } catch (err) {
+          failures.push({ table, err });
+          if (!config.continueOnError) run.abort(err);
+          return undefined;
+        }
+      }),
+    );
     await sink.close();
     sinkOpen = false;
-    const rate = result.seconds > 0 ? Math.round(stats.rows / result.seconds) : stats.rows;
+    const seconds = reporter.elapsedSeconds();
+    const rate = seconds > 0 ? Math.round(stats.rows / seconds) : stats.rows;
     const extra = [
       config.deletes ? `${formatCount(stats.deletes)} deletes` : '',
       stats.duplicatesDropped > 0 ? `${formatCount(stats.duplicatesDropped)} re-read duplicates dropped` : '',
     ].filter(Boolean);
-    reporter.summary(
-      `${result.stopped ? 'stopped' : 'done'}: ${formatCount(stats.rows)} rows of ${config.table}${extra.length ? ` (${extra.join(', ')})` : ''} in ${result.seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${stats.pages} pages, ${stats.retries} retries; checkpoint at ${result.cursor?.updatedOn ?? config.since} in ${config.checkpoint}`,
-    );
-    return 0;
+    const stopped = signal.aborted;
+    const where = config.tableNames.length === 1 ? `checkpoint at ${results[0]?.cursor?.updatedOn ?? config.since} in ${config.checkpoint}` : `checkpoint ${config.checkpoint}`;
+    if (failures.length === 0 || stats.rows > 0) {
+      reporter.summary(
+        `${failures.length > 0 ? 'failed' : stopped ? 'stopped' : 'done'}: ${formatCount(stats.rows)} rows of ${config.tableNames.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''} in ${seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${stats.pages} pages, ${stats.retries} retries; ${where}`,
+      );
+    }
+    if (failures.length === 0) return 0;
+    let code = 1;
+    for (const [i, { table, err }] of failures.entries()) {
+      if (config.tableNames.length > 1 && err instanceof Error) err.message = `${table}: ${err.message}`;
+      const c = reportError(err, reporter);
+      if (i === 0) code = c;
+    }
+    return code;
   } finally {
     dispose();
     if (sinkOpen) await sink.close().catch(() => undefined);

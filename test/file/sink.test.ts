@@ -2,7 +2,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, truncate
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { SinkError } from '../../src/errors/index.js';
 import { FileSink, type FileSinkOptions } from '../../src/sinks/file/index.js';
 import { tempDir } from '../helpers/cli.js';
@@ -19,6 +20,11 @@ const expectedIds = (from: number, count: number) => records(from, count).map((r
 
 afterEach(() => {
   vi.useRealTimers();
+});
+
+const mounts: string[] = [];
+afterAll(() => {
+  for (const m of mounts) execFileSync('umount', [m]);
 });
 
 describe('file sink: rotation', () => {
@@ -232,5 +238,35 @@ describe('file sink: recovery of what a crash left', () => {
     expect(existsSync(join(folder, 'notes.part'))).toBe(true);
     expect(existsSync(join(folder, 'problem-20240101T000000Z-000001.ndjson.part'))).toBe(true);
     expect(linesOf(join(folder, 'problem-20240101T000000Z-000001.ndjson.part'))).toEqual([{}]);
+  });
+});
+
+describe('file sink: disk full', () => {
+  it('rejects the write with a SinkError naming the .part, repeats it to later callers, keeps what was fsynced', async () => {
+    if (process.getuid?.() !== 0) throw new Error('the disk-full sink test needs root (it mounts a 64 KiB tmpfs); this test never skips');
+    const dir = await tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    mounts.push(dir);
+    const folder = join(dir, 'incident');
+    const sink = await sinkIn(dir);
+    await sink.write(records(0, 50, 300));
+    const err = await sink.write(records(50, 500, 300)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SinkError);
+    expect((err as Error).message).toMatch(/^file sink: cannot write to .*\/incident\/incident-20240101T000000Z-000001\.ndjson\.part: no space left on the device \(ENOSPC\)$/);
+    await expect(sink.write(records(550, 1))).rejects.toBe(err);
+    await expect(sink.close()).rejects.toBe(err);
+    // Cut back to the 50 fsynced rows; the failed page's bytes are gone (and their space with them).
+    expect(dataFiles(folder)).toEqual(['incident-20240101T000000Z-000001.ndjson.part']);
+    expect(linesOf(join(folder, 'incident-20240101T000000Z-000001.ndjson.part'))).toHaveLength(50);
+
+    execFileSync('mount', ['-o', 'remount,size=4m', dir]);
+    const next = await sinkIn(dir);
+    expect(next.recovery?.completed).toEqual([{ file: 'incident-20240101T000000Z-000001.ndjson', rows: 50 }]);
+    await next.write(records(50, 500, 300));
+    await next.close();
+    expect(ids(verifyFolder(folder).rows)).toEqual(expectedIds(0, 550));
   });
 });

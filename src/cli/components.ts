@@ -111,7 +111,7 @@ export async function buildSink(config: Config): Promise<Sink> {
       const notices = new Reporter({ quiet: config.quiet, verbose: config.verbose });
       return new FileSink({
         dir: config.output!, // the schema requires it with --sink file
-        table: config.table,
+        tables: config.tableNames,
         format: config.format,
         compress: config.compress,
         maxRows: config.fileMaxRows,

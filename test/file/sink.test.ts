@@ -10,7 +10,7 @@ import { tempDir } from '../helpers/cli.js';
 import { dataFiles, linesOf, readManifest, record, records, verifyFolder } from './helpers.js';
 
 async function sinkIn(dir: string, options: Partial<FileSinkOptions> = {}): Promise<FileSink> {
-  const sink = new FileSink({ dir, table: 'incident', format: 'raw', compress: 'none', maxRows: 1_000_000, maxBytes: 1 << 30, maxAgeSeconds: 3600, ...options });
+  const sink = new FileSink({ dir, tables: ['incident'], format: 'raw', compress: 'none', maxRows: 1_000_000, maxBytes: 1 << 30, maxAgeSeconds: 3600, ...options });
   await sink.open();
   return sink;
 }
@@ -154,10 +154,22 @@ describe('file sink: durability and format', () => {
     expect(dataFiles(folder)).toEqual(['incident-20240101T000000Z-000001.ndjson', 'incident-20240101T000002Z-000002.ndjson.gz']);
   });
 
+  it('gives each table of a run its own folder, sequence and manifest', async () => {
+    const dir = await tempDir();
+    const sink = await sinkIn(dir, { tables: ['incident', 'problem'] });
+    const problem = (i: number) => ({ ...record(i), table: 'problem' });
+    await sink.write([record(0), record(1)]);
+    await sink.write([problem(5), problem(6), problem(7)]);
+    await sink.close();
+    expect(verifyFolder(join(dir, 'incident')).files).toEqual(['incident-20240101T000000Z-000001.ndjson']);
+    expect(verifyFolder(join(dir, 'problem')).files).toEqual(['problem-20240101T000005Z-000001.ndjson']);
+    expect(readManifest(join(dir, 'problem'))[0]!.rows).toBe(3);
+  });
+
   it('reports a path that is not a folder as a SinkError naming it', async () => {
     const dir = await tempDir();
     writeFileSync(join(dir, 'blocker'), 'x');
-    const sink = new FileSink({ dir: join(dir, 'blocker'), table: 'incident', format: 'raw', compress: 'none', maxRows: 10, maxBytes: 1 << 20, maxAgeSeconds: 60 });
+    const sink = new FileSink({ dir: join(dir, 'blocker'), tables: ['incident'], format: 'raw', compress: 'none', maxRows: 10, maxBytes: 1 << 20, maxAgeSeconds: 60 });
     const err = await sink.open().then(
       () => undefined,
       (e: unknown) => e,
@@ -178,7 +190,7 @@ describe('file sink: recovery of what a crash left', () => {
     appendFileSync(join(folder, part!), '{"sys_id":"torn","sys_upd'); // kill -9 in the middle of a write
     // No close: the process "died". A new run opens the folder.
     const sink = await sinkIn(dir);
-    expect(sink.recovery?.completed).toEqual([{ file: 'incident-20240101T000000Z-000001.ndjson', rows: 15 }]);
+    expect(sink.recovery.get('incident')?.completed).toEqual([{ file: 'incident-20240101T000000Z-000001.ndjson', rows: 15 }]);
     await sink.write(records(15, 5));
     await sink.close();
     const { rows, entries, files } = verifyFolder(folder);
@@ -219,7 +231,7 @@ describe('file sink: recovery of what a crash left', () => {
     writeFileSync(join(folder, `${closed}.part`), 'stale');
     writeFileSync(join(folder, 'incident-20240101T000009Z-000007.ndjson.gz.part'), Buffer.alloc(0));
     const sink = await sinkIn(dir);
-    expect(sink.recovery).toMatchObject({ relisted: [closed], removed: ['incident-20240101T000009Z-000007.ndjson.gz.part'], nextSequence: 8 });
+    expect(sink.recovery.get('incident')).toMatchObject({ relisted: [closed], removed: ['incident-20240101T000009Z-000007.ndjson.gz.part'], nextSequence: 8 });
     await sink.close();
     const { rows, entries } = verifyFolder(folder);
     expect(entries).toHaveLength(1);
@@ -264,7 +276,7 @@ describe('file sink: disk full', () => {
 
     execFileSync('mount', ['-o', 'remount,size=4m', dir]);
     const next = await sinkIn(dir);
-    expect(next.recovery?.completed).toEqual([{ file: 'incident-20240101T000000Z-000001.ndjson', rows: 50 }]);
+    expect(next.recovery.get('incident')?.completed).toEqual([{ file: 'incident-20240101T000000Z-000001.ndjson', rows: 50 }]);
     await next.write(records(50, 500, 300));
     await next.close();
     expect(ids(verifyFolder(folder).rows)).toEqual(expectedIds(0, 550));

@@ -1,0 +1,94 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { basicAuth, ServiceNowClient } from '../../src/servicenow/client.js';
+import { TableReader } from '../../src/servicenow/reader.js';
+import { startSimulator, type Simulator } from '../../src/sim/index.js';
+
+// The reader against the simulator over real HTTP, one trap of SERVICENOW.md at a time.
+let sim: Simulator | undefined;
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+function reader(s: Simulator, batchSize: number, extra: Partial<ConstructorParameters<typeof TableReader>[1]> = {}) {
+  const client = new ServiceNowClient({
+    url: s.url,
+    auth: basicAuth('admin', 'admin'),
+    timeoutMs: 10_000,
+    connectTimeoutMs: 5000,
+    retry: { retries: 3, baseDelayMs: 5, maxDelayMs: 20, jitter: 0, maxRetryAfterMs: 5000 },
+  });
+  return new TableReader(client, { table: 'incident', displayValue: 'false', batchSize, ...extra });
+}
+
+const HI = '2999-01-01 00:00:00';
+async function readAll(r: TableReader, onPage?: (n: number) => void) {
+  const out: string[] = [];
+  let n = 0;
+  for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI)) {
+    out.push(...p.rows.map((x) => x.sys_id as string));
+    onPage?.(++n);
+  }
+  return out;
+}
+
+describe('reader traps (simulator over HTTP)', () => {
+  it('offset drift: rows updated mid-scan do not make unread rows skip', async () => {
+    sim = await startSimulator({ rows: 1000, seed: 4 });
+    const before = sim.visibleRows('incident');
+    const updated = new Set<string>();
+    // After every page, update a row that was already read: with offset paging every later row would shift back one.
+    let read: string[] = [];
+    const r = reader(sim, 100);
+    for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, sim.now().toISOString().slice(0, 19).replace('T', ' '))) {
+      read.push(...p.rows.map((x) => x.sys_id as string));
+      const victim = read[Math.floor(read.length / 2)]!;
+      sim.update('incident', victim);
+      updated.add(victim);
+    }
+    read = [...new Set(read)];
+    const untouched = before.map((x) => x.sys_id as string).filter((id) => !updated.has(id));
+    for (const id of untouched) expect(read).toContain(id);
+  });
+
+  it('a block of ACL-hidden rows longer than a page (empty pages) does not end the sweep', async () => {
+    sim = await startSimulator({ rows: 50, seed: 8, end: '2024-01-01 00:00:00', start: '2023-12-01 00:00:00' });
+    for (let i = 0; i < 350; i++) sim.insert('incident', {}, { stampedAt: '2024-02-01 00:00:00', hidden: true });
+    const after = [];
+    for (let i = 0; i < 20; i++) after.push(sim.insert('incident', {}, { stampedAt: '2024-02-01 00:00:00' }).sys_id);
+    for (let i = 0; i < 5; i++) after.push(sim.insert('incident', {}, { stampedAt: '2024-03-01 00:00:00' }).sys_id);
+    const got = await readAll(reader(sim, 100));
+    expect(got).toHaveLength(75);
+    for (const id of after) expect(got).toContain(id);
+  });
+
+  it('asks for an order on every page (the default order is unspecified)', async () => {
+    sim = await startSimulator({ rows: 400, seed: 12 });
+    const got = await readAll(reader(sim, 50));
+    expect(new Set(got).size).toBe(400);
+    const pages = sim.requests.filter((q) => q.path.endsWith('/incident'));
+    expect(pages.length).toBeGreaterThan(8);
+    for (const q of pages) expect(q.query.sysparm_query).toMatch(/ORDERBY/);
+  });
+
+  it('always projects the cursor fields and reads raw timestamps under display values', async () => {
+    sim = await startSimulator({ rows: 30, seed: 13 });
+    const r = reader(sim, 10, { fields: ['number'], displayValue: 'true' });
+    const rows = [];
+    for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI)) rows.push(...p.rows);
+    expect(rows).toHaveLength(30);
+    expect(Object.keys(rows[0]!).sort()).toEqual(['number', 'sys_created_on', 'sys_id', 'sys_mod_count', 'sys_updated_on']);
+    expect(String(rows[0]!.sys_updated_on)).toMatch(/^\d\d-\d\d-\d{4} \d\d:\d\d:\d\d (AM|PM)$/);
+  });
+
+  it('a row committed late is invisible until it commits, and the high-water mark keeps the sweep consistent', async () => {
+    sim = await startSimulator({ rows: 10, seed: 14 });
+    const stamped = new Date(sim.now().getTime() - 3000);
+    const late = sim.insert('incident', {}, { stampedAt: stamped, visibleAfterMs: 400 });
+    const first = await readAll(reader(sim, 100));
+    expect(first).not.toContain(late.sys_id);
+    await new Promise((r) => setTimeout(r, 500));
+    const second = await readAll(reader(sim, 100));
+    expect(second).toContain(late.sys_id);
+  });
+});

@@ -9,6 +9,7 @@ const PLAIN: Record<string, string> = {
   EROFS: 'read-only file system',
   EIO: 'I/O error',
   ENOTDIR: 'a part of the path is not a folder',
+  ENOENT: 'no such file or folder',
 };
 
 /**

@@ -47,7 +47,10 @@ export class TableFiles {
     try {
       await mkdir(this.folder, { recursive: true });
     } catch (err) {
-      throw diskError(err, 'create the output folder', this.folder);
+      // A recursive mkdir says ENOENT for some failures (a read-only file system among them);
+      // a plain one names the real cause.
+      const real = (err as NodeJS.ErrnoException).code === 'ENOENT' ? await mkdir(this.folder).then(() => err, (e: unknown) => e) : err;
+      throw diskError(real, 'create the output folder', this.folder);
     }
     // A real create, not access(2): root passes access checks on a read-only mount.
     const probe = join(this.folder, `.nowpipe-probe-${process.pid}`);

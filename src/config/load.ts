@@ -95,7 +95,8 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
   const problems: string[] = [];
   if (!result.success) {
     for (const issue of result.error.issues) {
-      const path = issue.path.join('.') || 'config';
+      // `table.0` says less than `table: "in cident" is not…`: list positions are left out.
+      const path = issue.path.filter((p) => typeof p !== 'number').join('.') || 'config';
       problems.push(`${path}: ${issue.message}`);
     }
   }

@@ -44,7 +44,7 @@ const list = z.preprocess(
   z.array(z.string()).transform((a) => a.map((s) => s.trim()).filter((s) => s.length > 0)),
 );
 
-const tableName = z.string().regex(/^[A-Za-z0-9_]+$/, 'must be a table name such as incident (letters, digits, _)');
+const tableName = z.string().regex(/^[A-Za-z0-9_]+$/, { error: (iss) => `"${String(iss.input)}" is not a table name such as incident (letters, digits, _)` });
 
 const instanceUrl = z.string().transform((v, ctx) => {
   let u: URL;

@@ -53,7 +53,7 @@ describe('resolveConfig', () => {
       resolveConfig({ flags: { url: 'ftp://x', table: 'in cident', since: 'yesterday', batchSize: '0', pollInterval: '0.5', displayValue: 'maybe' } }),
     );
     expect(list.some((p) => p.startsWith('url:'))).toBe(true);
-    expect(list.some((p) => p.startsWith('table:'))).toBe(true);
+    expect(list.some((p) => p.startsWith('table:') && p.includes('"in cident"'))).toBe(true);
     expect(list.some((p) => p.startsWith('since:') && p.includes('yesterday'))).toBe(true);
     expect(list.some((p) => p.startsWith('batchSize:'))).toBe(true);
     expect(list.some((p) => p.startsWith('pollInterval:'))).toBe(true);

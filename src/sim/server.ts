@@ -129,6 +129,10 @@ export interface Simulator {
 
 const HIBERNATION_PAGE = '<!DOCTYPE html><html><head><title>Instance Hibernating page</title></head><body><h1>Your instance is hibernating</h1><p>Sign in to the developer portal to wake it up.</p></body></html>';
 
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
 function errorBody(message: string, detail: string | null = null): string {
   return JSON.stringify({ error: { message, detail }, status: 'failure' });
 }
@@ -363,6 +367,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     const fields = fieldsParam ? fieldsParam.split(',').map((f) => f.trim()).filter((f) => t.fields.has(f)) : undefined;
 
     let matched: Stored[];
+    let scrambled: Stored[] | undefined;
     if (m[2]) {
       const s = t.byId.get(m[2]);
       matched = s && s.visibleAt <= now ? [s] : [];
@@ -385,15 +390,20 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
         let sorted = true;
         for (let i = 1; i < matched.length && sorted; i++) if (order(matched[i - 1]!.row, matched[i]!.row) > 0) sorted = false;
         if (!sorted) matched.sort((a, b) => order(a.row, b.row));
-      } else if (options.unorderedDefault !== false) {
-        // No ORDERBY: the platform promises no order; give a stable but scrambled one.
-        const h = (s: Stored) => scalar(s.row.sys_id).split('').reverse().join('');
-        matched.sort((a, b) => (h(a) < h(b) ? -1 : 1));
+      } else if (options.unorderedDefault !== false && matched.length > 1) {
+        // No ORDERBY: the platform promises no order. Give a stable scramble (a stride
+        // permutation), computed for the requested window only so big tables stay cheap.
+        const n = matched.length;
+        let stride = Math.floor(n * 0.618) | 1;
+        while (gcd(stride, n) !== 1) stride += 2;
+        const window: Stored[] = [];
+        for (let i = offset; i < Math.min(n, offset + limit); i++) window.push(matched[(i * stride + 7) % n]!);
+        scrambled = window;
       }
     }
     const total = matched.length;
     // sysparm_limit applies before ACLs: the page can come back short, or empty.
-    const page = matched.slice(offset, offset + limit).filter((s) => !s.hidden);
+    const page = (scrambled ?? matched.slice(offset, offset + limit)).filter((s) => !s.hidden);
     const body = `{"result":[${page.map((s) => render(s, fields, mode, excludeLinks)).join(',')}]}`;
     const headers: Record<string, string> = {};
     if (q.get('sysparm_no_count') !== 'true') headers['X-Total-Count'] = String(total);

@@ -26,7 +26,12 @@ export function recordValue(r: ChangeRecord, format: Format): unknown {
   return r.row;
 }
 
+/** The record as JSON text in the chosen format (no newline): a Kafka value, an NDJSON line's body. */
+export function formatJson(r: ChangeRecord, format: Format): string {
+  return JSON.stringify(recordValue(r, format));
+}
+
 /** One NDJSON line, newline included. */
 export function formatLine(r: ChangeRecord, format: Format): string {
-  return `${JSON.stringify(recordValue(r, format))}\n`;
+  return `${formatJson(r, format)}\n`;
 }

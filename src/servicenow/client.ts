@@ -10,8 +10,11 @@ import { withRetry, type RetryPolicy } from './retry.js';
 /** Supplies the Authorization header; OAuth plugs in here. */
 export interface AuthProvider {
   header(signal?: AbortSignal): Promise<string | undefined>;
-  /** Called once after a 401; true when fresh credentials are worth one more try. */
-  refresh?(signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Called once after a 401 with the header that was refused; true when fresh credentials are
+   * worth one more try.
+   */
+  refresh?(signal?: AbortSignal, rejected?: string): Promise<boolean>;
 }
 
 export function basicAuth(user: string | undefined, password: string | undefined): AuthProvider {
@@ -109,20 +112,25 @@ export class ServiceNowClient {
     const report = this.options.events?.request;
     let refreshed = false;
     for (;;) {
-      const authorization = await this.options.auth.header(signal);
+      // The token is taken once the slot is ours: a request queued behind a 429 pause must not
+      // carry a token that expired while it waited.
       const release = await this.limiter.acquire(signal);
+      let authorization: string | undefined;
       let res;
       try {
-        res = await this.http.get(url, { headers: authorization ? { authorization } : {}, signal });
-      } catch (err) {
-        if (signal?.aborted) throw signal.reason ?? err;
-        const e = err instanceof RequestError ? networkError(err, 'GET', url) : err;
-        report?.({ method: 'GET', url, ms: Date.now() - started, error: (e as Error).message });
-        throw e;
+        authorization = await this.options.auth.header(signal);
+        try {
+          res = await this.http.get(url, { headers: authorization ? { authorization } : {}, signal });
+        } catch (err) {
+          if (signal?.aborted) throw signal.reason ?? err;
+          const e = err instanceof RequestError ? networkError(err, 'GET', url) : err;
+          report?.({ method: 'GET', url, ms: Date.now() - started, error: (e as Error).message });
+          throw e;
+        }
       } finally {
         release();
       }
-      if (res.statusCode === 401 && !refreshed && this.options.auth.refresh && (await this.options.auth.refresh(signal))) {
+      if (res.statusCode === 401 && !refreshed && this.options.auth.refresh && (await this.options.auth.refresh(signal, authorization))) {
         refreshed = true;
         continue;
       }

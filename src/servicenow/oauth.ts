@@ -1,5 +1,5 @@
 import got, { RequestError } from 'got';
-import { AuthError, NetworkError } from '../errors/index.js';
+import { AuthError, HttpError, NetworkError, ResponseError } from '../errors/index.js';
 import type { AuthProvider } from './client.js';
 
 export interface OAuthCredentials {
@@ -56,8 +56,13 @@ export class OAuthProvider implements AuthProvider {
     return `Bearer ${t.access}`;
   }
 
-  /** After a 401: one fresh token, shared by every request that saw it. */
-  async refresh(): Promise<boolean> {
+  /**
+   * After a 401: one fresh token, shared by every request that saw it. `rejected` is the header
+   * the refused request carried: when we already hold a newer token (another request refreshed
+   * while this one was in flight), that token is the answer and no second grant is made.
+   */
+  async refresh(_signal?: AbortSignal, rejected?: string): Promise<boolean> {
+    if (rejected !== undefined && this.token && rejected !== `Bearer ${this.token.access}`) return true;
     this.token = undefined;
     await this.renew();
     return true;
@@ -94,16 +99,30 @@ export class OAuthProvider implements AuthProvider {
     const url = `${c.url}/oauth_token.do`;
     let res;
     try {
-      res = await got.post(url, { form, throwHttpErrors: false, retry: { limit: 2 }, timeout: { request: c.timeoutMs ?? 30_000 }, responseType: 'text' });
+      res = await got.post(url, { form, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: c.timeoutMs ?? 30_000 }, responseType: 'text' });
     } catch (err) {
       throw new NetworkError(`cannot reach the OAuth endpoint: ${(err as RequestError).code ?? (err as Error).message}`, { method: 'POST', url }, { cause: err });
     }
-    let body: Record<string, unknown> = {};
+    let body: Record<string, unknown> | undefined;
     try {
-      body = JSON.parse(res.body) as Record<string, unknown>;
+      const parsed: unknown = JSON.parse(res.body);
+      if (parsed !== null && typeof parsed === 'object') body = parsed as Record<string, unknown>;
     } catch {
       /* reported below */
     }
+    // Busy, broken or asleep is not a refusal: retry it like any table request, never blame the credentials.
+    if (res.statusCode === 429 || res.statusCode >= 500) {
+      throw new HttpError(`the OAuth endpoint is unavailable`, { status: res.statusCode, method: 'POST', url, retriable: true });
+    }
+    if (res.statusCode === 200 && body === undefined) {
+      const hibernating = /hibernat/i.test(res.body);
+      throw new ResponseError(hibernating ? 'the instance is hibernating (wake it in the developer portal)' : 'the OAuth endpoint answered 200 with a body that is not JSON', {
+        problem: 'not-json',
+        method: 'POST',
+        url,
+      });
+    }
+    body ??= {};
     if (res.statusCode !== 200 || typeof body.access_token !== 'string') {
       const reason = [body.error, body.error_description].filter((x) => typeof x === 'string' && x).join(': ') || `HTTP ${res.statusCode}`;
       throw new AuthError(`the instance refused the OAuth ${grant} grant (${reason}) (POST ${url} → ${res.statusCode})`, {

@@ -58,6 +58,18 @@ describe('OAuth', () => {
     expect(await p.header()).toBe('Bearer access-2');
   });
 
+  it('a 401 that carried an older token reuses the newer one: no second grant', async () => {
+    tokenEndpoint();
+    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
+    const stale = await p.header();
+    await p.refresh(undefined, stale); // the first 401 renews
+    await p.refresh(undefined, stale); // a 401 that was in flight meanwhile does not
+    expect(grants.map((g) => g.get('grant_type'))).toEqual(['client_credentials', 'refresh_token']);
+    expect(await p.header()).toBe('Bearer access-2');
+    await p.refresh(undefined, 'Bearer access-2'); // the current token refused: renew again
+    expect(grants).toHaveLength(3);
+  });
+
   it('falls back to the original grant when the refresh token is refused', async () => {
     tokenEndpoint({ refuse: (f) => f.get('grant_type') === 'refresh_token' });
     const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs', user: 'u', password: 'pw' });

@@ -4,6 +4,7 @@ import got, { RequestError, TimeoutError, type Got } from 'got';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 import { HttpError, NetworkError, NowpipeError, ResponseError } from '../errors/index.js';
 import { RequestLimiter } from './limiter.js';
+import { streamGet } from './exchange.js';
 import { interpretTableResponse, type TableResponse } from './response.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
@@ -120,32 +121,32 @@ export class ServiceNowClient {
       try {
         authorization = await this.options.auth.header(signal);
         try {
-          res = await this.http.get(url, { headers: authorization ? { authorization } : {}, signal });
+          res = await streamGet(this.http, url, authorization ? { authorization } : {}, signal);
         } catch (err) {
           if (signal?.aborted) throw signal.reason ?? err;
-          const e = err instanceof RequestError ? networkError(err, 'GET', url) : err;
+          const e = err instanceof RequestError ? networkError(err, 'GET', url) : err; // ResponseError: a bad row
           report?.({ method: 'GET', url, ms: Date.now() - started, error: (e as Error).message });
           throw e;
         }
       } finally {
         release();
       }
-      if (res.statusCode === 401 && !refreshed && this.options.auth.refresh && (await this.options.auth.refresh(signal, authorization))) {
+      if (res.status === 401 && !refreshed && this.options.auth.refresh && (await this.options.auth.refresh(signal, authorization))) {
         refreshed = true;
         continue;
       }
       try {
         const out = interpretTableResponse(
-          { status: res.statusCode, headers: res.headers, body: res.body, method: 'GET', url },
+          { ...res, method: 'GET', url },
           { table, user: this.options.user },
         );
         // `Date` is truncated to the second, so this offset errs early: a high-water mark built
         // from it can only be too cautious, never ahead of the instance.
         if (out.serverDate !== undefined) this.clockOffsetMs = out.serverDate - Date.now();
-        report?.({ method: 'GET', url, status: res.statusCode, rows: out.rows.length, ms: Date.now() - started });
+        report?.({ method: 'GET', url, status: res.status, rows: out.rows.length, ms: Date.now() - started });
         return out;
       } catch (err) {
-        report?.({ method: 'GET', url, status: res.statusCode, ms: Date.now() - started, error: (err as Error).message });
+        report?.({ method: 'GET', url, status: res.status, ms: Date.now() - started, error: (err as Error).message });
         throw err;
       }
     }

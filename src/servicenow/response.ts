@@ -2,10 +2,37 @@ import { AuthError, ConfigError, HttpError, ResponseError } from '../errors/inde
 
 export type Row = Record<string, unknown>;
 
+/** Where a row keeps the exact JSON text the instance sent for it (not enumerable, never copied by a spread). */
+const ROW_JSON = Symbol('nowpipe.rowJson');
+
+/**
+ * Parses one row's text and remembers the text, so sinks can write it as it came instead of
+ * serialising the object again. Text with a line break (a pretty-printing proxy) is not kept:
+ * it would break NDJSON.
+ */
+export function parseRow(text: string): Row {
+  const row = JSON.parse(text) as Row;
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new SyntaxError('a result element is not an object');
+  if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) Object.defineProperty(row, ROW_JSON, { value: text });
+  return row;
+}
+
+/** The row's JSON text as the instance sent it, when known. */
+export function rowJson(row: Row): string | undefined {
+  return (row as { [ROW_JSON]?: string })[ROW_JSON];
+}
+
 export interface RawResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The body; when the rows were split out while streaming, the rest of it (`{"result":[],...}`). */
   body: string;
+  /** Rows split out of the body while it streamed in (see ResultScanner). */
+  rows?: Row[];
+  /** With `rows`: whether the body ended where its JSON did (false: cut off). */
+  complete?: boolean;
+  /** Body size in bytes, for messages. */
+  bytes?: number;
   method: string;
   /** The request URL with no credentials in it (they travel in headers). */
   url: string;
@@ -116,10 +143,10 @@ export function interpretTableResponse(res: RawResponse, context: { table: strin
         hint: 'wake the developer instance at developer.servicenow.com; nowpipe retries meanwhile',
       });
     }
-    throw new ResponseError(`expected JSON but got ${contentType || 'no content type'} (${body.length} bytes)`, { problem: 'not-json', ...details });
+    throw new ResponseError(`expected JSON but got ${contentType || 'no content type'} (${res.bytes ?? body.length} bytes)`, { problem: 'not-json', ...details });
   }
-  if (parsed === undefined) {
-    throw new ResponseError(`the response body is not valid JSON (${body.length} bytes; cut off?)`, { problem: 'truncated', ...details });
+  if (parsed === undefined || res.complete === false) {
+    throw new ResponseError(`the response body is not valid JSON (${res.bytes ?? body.length} bytes; cut off?)`, { problem: 'truncated', ...details });
   }
   if (message !== undefined) {
     if (/transaction cancelled/i.test(message)) {
@@ -127,7 +154,9 @@ export function interpretTableResponse(res: RawResponse, context: { table: strin
     }
     throw new ResponseError(`the instance returned an error: ${message}`, { problem: 'error-body', ...details });
   }
-  const result = (parsed as { result?: unknown }).result;
+  const shellResult = (parsed as { result?: unknown }).result;
+  // Streamed: the shell still says whether there was a result array at all.
+  const result = Array.isArray(shellResult) && res.rows ? res.rows : shellResult;
   if (!Array.isArray(result)) {
     throw new ResponseError('the response has no result array', { problem: 'error-body', ...details });
   }

@@ -1,5 +1,5 @@
 import { rawValue } from '../servicenow/reader.js';
-import type { Row } from '../servicenow/response.js';
+import { rowJson, type Row } from '../servicenow/response.js';
 import { snToIso } from '../servicenow/time.js';
 import type { ChangeRecord, Op } from './types.js';
 
@@ -26,9 +26,17 @@ export function recordValue(r: ChangeRecord, format: Format): unknown {
   return r.row;
 }
 
-/** The record as JSON text in the chosen format (no newline): a Kafka value, an NDJSON line's body. */
+/**
+ * The record as JSON text in the chosen format (no newline): a Kafka value, an NDJSON line's
+ * body. A row is written as the exact text the instance sent when that is known (cheaper than
+ * serialising it again, and faithful to the byte); the result is the same JSON either way.
+ */
 export function formatJson(r: ChangeRecord, format: Format): string {
-  return JSON.stringify(recordValue(r, format));
+  const text = r.row ? rowJson(r.row) : undefined;
+  if (text === undefined) return JSON.stringify(recordValue(r, format));
+  if (format === 'raw') return text;
+  const head = JSON.stringify({ op: r.op, table: r.table, sys_id: r.sysId, ts: snToIso(r.updatedOn), instance: r.instance });
+  return `${head.slice(0, -1)},"record":${text}}`;
 }
 
 /** One NDJSON line, newline included. */

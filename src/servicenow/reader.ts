@@ -97,14 +97,17 @@ export class TableReader {
     return isSnTimestamp(v) ? v : undefined;
   }
 
-  private async fetch(query: string, offset: number, signal?: AbortSignal): Promise<TableResponse> {
+  /** One page; resolves with the page size it was asked with (smaller after a cancelled transaction). */
+  private async fetch(query: string, offset: number, signal?: AbortSignal): Promise<{ res: TableResponse; limit: number }> {
     for (;;) {
+      const limit = this.limit;
       try {
-        return await this.client.getTable(
+        const res = await this.client.getTable(
           this.options.table,
-          { ...this.baseParams(), sysparm_query: query, sysparm_limit: this.limit, sysparm_offset: offset > 0 ? offset : undefined },
+          { ...this.baseParams(), sysparm_query: query, sysparm_limit: limit, sysparm_offset: offset > 0 ? offset : undefined },
           signal,
         );
+        return { res, limit };
       } catch (err) {
         // The platform's transaction quota cancels long requests: a smaller page gets through.
         if (err instanceof ResponseError && err.problem === 'cancelled' && this.limit > 1) {
@@ -139,55 +142,73 @@ export class TableReader {
    * slice before).
    */
   async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: { afterSecond?: boolean } = {}): AsyncGenerator<Page> {
+    if (from.updatedOn > hi) return;
     let cursor = from;
     let draining = !options.afterSecond;
     let offset = 0;
     const output = this.options.displayValue === 'true' ? toDisplay : (r: Row) => r;
-
-    if (cursor.updatedOn > hi) return;
-    for (;;) {
-      const query = draining
-        ? drainQuery(cursor, this.options.query, this.field)
-        : advanceQuery(cursor.updatedOn, hi, this.options.query, this.field);
-      const limit = this.limit;
-      const res = await this.fetch(query, offset, signal);
-      const rows: Row[] = [];
-      let last = cursor;
-      for (const row of res.rows) {
-        const c = this.cursorOf(row);
-        if (compareCursor(c, last) <= 0) {
-          // Sorted keyset results never go backwards; a row that does was already written.
-          this.events.outOfOrder?.(last, c);
-          continue;
+    const next = () => {
+      const query = draining ? drainQuery(cursor, this.options.query, this.field) : advanceQuery(cursor.updatedOn, hi, this.options.query, this.field);
+      const page = this.fetch(query, offset, scope.signal);
+      page.catch(() => undefined); // awaited below; a page fetched ahead may never be needed
+      return page;
+    };
+    // While the consumer writes one page, the next is already on its way: the next query only
+    // needs the last row's cursor, known as soon as the page arrives.
+    const scope = new AbortController();
+    const onAbort = () => scope.abort(signal!.reason);
+    if (signal?.aborted) return;
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let pending = next();
+      for (;;) {
+        const { res, limit } = await pending;
+        const rows: Row[] = [];
+        let last = cursor;
+        for (const row of res.rows) {
+          const c = this.cursorOf(row);
+          if (compareCursor(c, last) <= 0) {
+            // Sorted keyset results never go backwards; a row that does was already written.
+            this.events.outOfOrder?.(last, c);
+            continue;
+          }
+          if (c.updatedOn > hi) continue;
+          rows.push(output(row));
+          last = c;
         }
-        if (c.updatedOn > hi) continue;
-        rows.push(output(row));
-        last = c;
-      }
-      // X-Total-Count counts rows before ACLs hide any, so it says whether this query has more
-      // rows past this page even when the page came back short or empty.
-      const more = res.totalCount !== undefined ? offset + limit < res.totalCount : res.hasNext || res.rows.length >= limit;
+        // X-Total-Count counts rows before ACLs hide any, so it says whether this query has more
+        // rows past this page even when the page came back short or empty.
+        const more = res.totalCount !== undefined ? offset + limit < res.totalCount : res.hasNext || res.rows.length >= limit;
 
-      if (rows.length > 0) {
-        cursor = last;
-        offset = 0;
-        yield { rows, cursor };
-        if (more) draining = true;
-        else if (draining) draining = false;
-        else return;
-      } else if (more) {
-        // A block of rows hidden by ACLs: step over it within this same keyset query. Step a
-        // little less than a page so a hidden row leaving the window mid-step cannot make us
-        // jump past a visible one.
-        const step = Math.max(1, limit - Math.ceil(limit / 10));
-        offset += step;
-        this.events.hiddenBlock?.(step);
-      } else if (draining) {
-        draining = false;
-        offset = 0;
-      } else {
-        return;
+        if (rows.length > 0) {
+          cursor = last;
+          offset = 0;
+          let done = false;
+          if (more) draining = true;
+          else if (draining) draining = false;
+          else done = true;
+          if (!done) pending = next();
+          yield { rows, cursor };
+          if (done) return;
+        } else if (more) {
+          // A block of rows hidden by ACLs: step over it within this same keyset query. Step a
+          // little less than a page so a hidden row leaving the window mid-step cannot make us
+          // jump past a visible one.
+          const step = Math.max(1, limit - Math.ceil(limit / 10));
+          offset += step;
+          this.events.hiddenBlock?.(step);
+          pending = next();
+        } else if (draining) {
+          draining = false;
+          offset = 0;
+          pending = next();
+        } else {
+          return;
+        }
       }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      scope.abort(); // a page fetched ahead that the consumer no longer wants
     }
   }
 }

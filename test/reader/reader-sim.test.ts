@@ -62,6 +62,38 @@ describe('reader traps (simulator over HTTP)', () => {
     for (const id of after) expect(got).toContain(id);
   });
 
+  it('a page halved by a cancelled transaction keeps draining a second that holds more rows than the new page', async () => {
+    // 800 rows in one second, pages of 1000 cancelled down to 500: "more rows?" must be judged
+    // with the page size the rows were fetched with (500 < 800), or the rest of the second is skipped.
+    const dense = '2024-01-15 00:00:00';
+    sim = await startSimulator({ rows: 20, seed: 21, start: '2024-01-01 00:00:00', end: '2024-02-01 00:00:00', burst: { count: 800, at: dense }, faults: [{ kind: 'cancel', whenLimitAbove: 600 }] });
+    const expected = sim.visibleRows('incident').filter((x) => (x.sys_updated_on as string) >= dense).length;
+    // The sweep starts in the dense second, so the very request that drains it is the one cancelled.
+    const got: string[] = [];
+    for await (const p of reader(sim, 1000).sweep({ updatedOn: dense, sysId: '' }, HI)) got.push(...p.rows.map((x) => x.sys_id as string));
+    expect(expected).toBeGreaterThan(800);
+    expect(got).toHaveLength(expected);
+    expect(new Set(got).size).toBe(expected);
+    expect(sim.requests.some((q) => q.query.sysparm_limit === '500' && q.status === 200)).toBe(true);
+  });
+
+  it('fetches the next page while the consumer still holds the current one, and drops it when the consumer stops', async () => {
+    sim = await startSimulator({ rows: 300, seed: 5, latencyMs: 30 });
+    const r = reader(sim, 50);
+    const sweep = r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI);
+    const first = await sweep.next();
+    expect(first.value?.rows).toHaveLength(50);
+    const cursor = first.value!.cursor;
+    // The next page (the rest of the last row's second) was asked for before the consumer came back.
+    await new Promise((done) => setTimeout(done, 100));
+    const pages = () => sim!.requests.filter((q) => q.path.endsWith('/incident'));
+    const asked = pages().length;
+    expect(pages().at(-1)!.query.sysparm_query).toBe(`sys_updated_on=${cursor.updatedOn}^sys_id>${cursor.sysId}^ORDERBYsys_id`);
+    await sweep.return(undefined);
+    await new Promise((done) => setTimeout(done, 100));
+    expect(sim.requests.filter((q) => q.path.endsWith('/incident')).length).toBe(asked);
+  });
+
   it('asks for an order on every page (the default order is unspecified)', async () => {
     sim = await startSimulator({ rows: 400, seed: 12 });
     const got = await readAll(reader(sim, 50));

@@ -6,6 +6,7 @@ import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader } from '../servicenow/reader.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
 import { FileSink } from '../sinks/file/index.js';
+import { KafkaSink, kafkaSettings } from '../sinks/kafka/index.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
 import { Reporter } from '../ui/reporter.js';
@@ -102,7 +103,8 @@ function readerFor(client: ServiceNowClient, reporter: Reporter, options: Constr
   );
 }
 
-export async function buildSink(config: Config): Promise<Sink> {
+/** `reporter`: the run's, so a sink's notices do not tear its progress line (one is made if absent). */
+export async function buildSink(config: Config, reporter?: Reporter): Promise<Sink> {
   switch (config.sink) {
     case 'stdout':
       return new StdoutSink(config.format);
@@ -120,6 +122,8 @@ export async function buildSink(config: Config): Promise<Sink> {
         notice: (message) => notices.info(`file sink: ${message}`),
       });
     }
+    case 'kafka':
+      return new KafkaSink({ settings: kafkaSettings(config), reporter: reporter ?? new Reporter({ quiet: config.quiet, verbose: config.verbose }) });
     default:
       throw new ConfigError(`sink: "${config.sink}" is not available in this version of nowpipe`);
   }

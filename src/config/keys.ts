@@ -27,6 +27,23 @@ export const RC_ALIASES: Record<string, { key: Key; convert?: Convert }> = {
   'tasks.max': { key: 'concurrency' },
   'kafka.bootstrap.servers': { key: 'brokers' },
   'confluent.topic.bootstrap.servers': { key: 'brokers' },
+  // Kafka client properties, as Confluent Cloud's "client config" and Connect files spell them
+  // (Java names and librdkafka's), so a copied client config block works as it is.
+  'bootstrap.servers': { key: 'brokers' },
+  'client.id': { key: 'kafkaClientId' },
+  'security.protocol': { key: 'kafkaSecurityProtocol' },
+  'sasl.mechanism': { key: 'kafkaSasl' },
+  'sasl.mechanisms': { key: 'kafkaSasl' },
+  'sasl.jaas.config': { key: 'kafkaJaasConfig' },
+  'sasl.username': { key: 'kafkaUsername' },
+  'sasl.password': { key: 'kafkaPassword' },
+  'ssl.ca.location': { key: 'kafkaCa' },
+  'compression.type': { key: 'compression' },
+  acks: { key: 'kafkaAcks' },
+  // The connector's license-topic client settings: the same cluster's credentials.
+  'confluent.topic.security.protocol': { key: 'kafkaSecurityProtocol' },
+  'confluent.topic.sasl.mechanism': { key: 'kafkaSasl' },
+  'confluent.topic.sasl.jaas.config': { key: 'kafkaJaasConfig' },
   'connection.timeout.ms': { key: 'connectTimeout', convert: msToSeconds },
   'read.timeout.ms': { key: 'timeout', convert: msToSeconds },
 };
@@ -57,10 +74,12 @@ export const ENV_KEYS: Array<{ env: string; key: Key }> = [
   { env: 'SERVICENOW_CLIENT_ID', key: 'clientId' },
   { env: 'SERVICENOW_CLIENT_SECRET', key: 'clientSecret' },
   { env: 'SERVICENOW_REFRESH_TOKEN', key: 'refreshToken' },
+  { env: 'KAFKA_USERNAME', key: 'kafkaUsername' },
+  { env: 'KAFKA_PASSWORD', key: 'kafkaPassword' },
 ];
 
 /** Keys whose values are secrets: never echoed in warnings, errors or logs. */
-export const SECRET_KEYS = new Set<Key>(['password', 'clientSecret', 'refreshToken']);
+export const SECRET_KEYS = new Set<Key>(['password', 'clientSecret', 'refreshToken', 'kafkaPassword', 'kafkaJaasConfig']);
 
 export function kebabToCamel(s: string): string {
   return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseUserDate, toSnTimestamp, EPOCH } from '../servicenow/time.js';
+import { kafkaProblems, SASL_MECHANISMS, SECURITY_PROTOCOLS } from '../sinks/kafka/validate.js';
 
 /**
  * The one typed schema of nowpipe's settings. Every source (rc file, environment, flags) is
@@ -43,6 +44,9 @@ const list = z.preprocess(
   (v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v),
   z.array(z.string()).transform((a) => a.map((s) => s.trim()).filter((s) => s.length > 0)),
 );
+
+const lower = (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase() : v);
+const upper = (v: unknown) => (typeof v === 'string' ? v.trim().toUpperCase() : v);
 
 const tableName = z.string().regex(/^[A-Za-z0-9_]+$/, { error: (iss) => `"${String(iss.input)}" is not a table name such as incident (letters, digits, _)` });
 
@@ -126,9 +130,28 @@ export const configSchema = z
     fileMaxAge: seconds(1).default(300),
     compress: z.enum(['none', 'gzip']).default('none'),
 
-    // Kafka sink (part 3); validated here so the rc file can hold them today.
+    // Kafka sink (part 3). Cross-field rules live in sinks/kafka/validate.ts (kafkaProblems).
     topic: z.string().min(1).optional(),
     brokers: list.optional(),
+    kafkaClientId: z.string().min(1).default('nowpipe'),
+    /** rc only (`security.protocol`): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. */
+    kafkaSecurityProtocol: z.preprocess(upper, z.enum(SECURITY_PROTOCOLS, { error: 'must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL' })).optional(),
+    kafkaSasl: z.preprocess(lower, z.enum(SASL_MECHANISMS, { error: 'must be plain, scram-sha-256 or scram-sha-512 (GSSAPI and OAUTHBEARER are not supported)' })).optional(),
+    kafkaUsername: z.string().min(1).optional(),
+    kafkaPassword: z.string().optional(),
+    /** rc only (`sasl.jaas.config`): username and password are read from it. */
+    kafkaJaasConfig: z.string().optional(),
+    kafkaTls: bool.optional(),
+    kafkaCa: z.string().min(1).optional(),
+    kafkaAcks: z
+      .preprocess((v) => (v === -1 || lower(v) === '-1' ? 'all' : typeof v === 'number' ? String(v) : lower(v)), z.enum(['all', '1'], { error: 'must be all (the default) or 1; 0 is not offered: without acknowledgements the checkpoint could move past rows the broker never got' }))
+      .default('all'),
+    kafkaRetries: int(1, 1000).default(10),
+    compression: z.preprocess(lower, z.enum(['none', 'gzip'], { error: 'must be none or gzip (snappy, lz4 and zstd are not built into nowpipe)' })).default('none'),
+    createTopic: bool.default(false),
+    topicPartitions: int(1, 100_000).optional(),
+    topicReplication: int(1, 100).optional(),
+    skipOversized: bool.default(false),
   })
   .superRefine((c, ctx) => {
     if (c.until !== undefined && c.until <= c.since) {
@@ -149,6 +172,7 @@ export const configSchema = z
     if (c.follow && c.once) {
       ctx.addIssue({ code: 'custom', path: ['once'], message: 'cannot be combined with --follow' });
     }
+    for (const p of kafkaProblems(c)) ctx.addIssue({ code: 'custom', path: p.path.split('.'), message: p.message });
   });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -63,7 +63,7 @@ export async function runExport(config: Config, reporter: Reporter): Promise<num
   const stats = newStats();
   const outage = new OutageLog(reporter);
   const client = buildClient(config, reporter, stats, outage);
-  const sink = serialSink(await buildSink(config));
+  const sink = serialSink(await buildSink(config, reporter));
   const store = new CheckpointStore(config.checkpoint);
   await store.open({ reset: config.reset });
   const { signal, dispose } = installSignalHandlers(reporter);

@@ -1,0 +1,307 @@
+import { readFile } from 'node:fs/promises';
+import kafkajs from 'kafkajs';
+import type { Admin, Kafka as KafkaClient, KafkaConfig, Producer, RetryOptions, SASLOptions } from 'kafkajs';
+import { ConfigError, SinkError } from '../../errors/index.js';
+import type { Reporter } from '../../ui/reporter.js';
+import type { ChangeRecord, Sink } from '../types.js';
+import { kafkaError, rootCause, type KafkaErrorContext } from './errors.js';
+import { KafkaLogs } from './logs.js';
+import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, type OutMessage } from './messages.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaRetryPolicy, type KafkaSettings } from './settings.js';
+
+const { Kafka, Partitioners, CompressionTypes, ConfigResourceTypes } = kafkajs;
+
+export { kafkaSettings, type KafkaSettings } from './settings.js';
+
+/** The retries of the health check: enough for a blip, short enough to answer within seconds. */
+const CHECK_RETRY: KafkaRetryPolicy = { retries: 2, initialRetryTimeMs: 300, maxRetryTimeMs: 1_000, multiplier: 2, factor: 0.2 };
+
+function retryOptions(p: KafkaRetryPolicy): RetryOptions {
+  return { retries: p.retries, initialRetryTime: p.initialRetryTimeMs, maxRetryTime: p.maxRetryTimeMs, multiplier: p.multiplier, factor: p.factor };
+}
+
+/** Rejects with `onTimeout()` if `work` has not settled within `ms`. */
+async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const isTooLarge = (err: unknown) => ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(rootCause(err).error?.type ?? '');
+
+function humanMs(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} days`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hours`;
+  return `${ms} ms`;
+}
+
+export interface KafkaSinkOptions {
+  settings: KafkaSettings;
+  reporter: Reporter;
+}
+
+/**
+ * Writes every record to Kafka: key = sys_id, value = the row (or envelope) as JSON, headers
+ * nowpipe.table/instance/op, timestamp = sys_updated_on; a delete is a tombstone.
+ *
+ * Delivery: the idempotent producer with acks from all in-sync replicas, and exactly one produce
+ * request in flight at any time: a write is cut into requests that fit the topic's
+ * max.message.bytes and they are sent one after the other, each awaited, so a row's later version
+ * always lands after its earlier one. (kafkajs rolls a partition's sequence number back when a
+ * request fails; a second request in flight could then take the failed one's numbers and be
+ * dropped by the broker as its "duplicate". For the same reason a producer whose request failed
+ * is never used again: the sink refuses further writes and the run ends before the checkpoint
+ * moves; the next run resends from the last acknowledged page.)
+ */
+export class KafkaSink implements Sink {
+  readonly name = 'kafka';
+  private readonly settings: KafkaSettings;
+  private readonly reporter: Reporter;
+  private readonly logs: KafkaLogs;
+  private readonly builder: MessageBuilder;
+  private producer?: Producer;
+  /** Each topic's max.message.bytes, read at open. */
+  readonly maxMessageBytes = new Map<string, number>();
+  /** After a failed produce request nothing more is sent (see above); every later write gets this. */
+  private broken?: Error;
+  private readonly skipped: Array<{ sysId: string; table: string }> = [];
+
+  constructor(options: KafkaSinkOptions) {
+    this.settings = options.settings;
+    this.reporter = options.reporter;
+    this.logs = new KafkaLogs(options.reporter, options.settings.retry.retries);
+    this.builder = new MessageBuilder(options.settings.format, (table) => this.topicOf(table));
+  }
+
+  private topicOf(table: string): string {
+    const topic = this.settings.topics.get(table);
+    if (topic === undefined) throw new SinkError(`kafka sink: no topic for table ${table} (not one of the run's tables)`);
+    return topic;
+  }
+
+  private context(action: KafkaErrorContext['action'], topic?: string): KafkaErrorContext {
+    const { brokers, sasl, retry } = this.settings;
+    return { brokers, action, topic, retries: retry.retries, sasl: sasl && { mechanism: sasl.mechanism, username: sasl.username } };
+  }
+
+  private async client(retry: KafkaRetryPolicy): Promise<KafkaClient> {
+    const s = this.settings;
+    let ssl: KafkaConfig['ssl'];
+    if (s.tls) {
+      if (s.tls.caFile === undefined) ssl = true;
+      else {
+        try {
+          ssl = { ca: [await readFile(s.tls.caFile, 'utf8')] };
+        } catch (err) {
+          throw new ConfigError(`kafkaCa: cannot read ${s.tls.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      }
+    }
+    return new Kafka({
+      clientId: s.clientId,
+      brokers: s.brokers,
+      ssl,
+      sasl: s.sasl as SASLOptions | undefined,
+      connectionTimeout: KAFKA_TIMEOUTS.connectMs,
+      authenticationTimeout: KAFKA_TIMEOUTS.authenticationMs,
+      requestTimeout: KAFKA_TIMEOUTS.requestMs,
+      retry: retryOptions(retry),
+      logLevel: this.logs.level,
+      logCreator: this.logs.creator,
+    });
+  }
+
+  /**
+   * The health check, before anything is read from the instance: the brokers answer, accept the
+   * credentials, every topic exists (or is created with --create-topic), and the producer gets
+   * its id. Each topic's max.message.bytes is read for sizing the requests.
+   */
+  async open(): Promise<void> {
+    const checker = await this.client(CHECK_RETRY);
+    const admin = checker.admin();
+    let producer: Producer | undefined;
+    const check = async () => {
+      await admin.connect().catch((err) => {
+        throw kafkaError(err, this.context('connect'));
+      });
+      await this.checkTopics(admin);
+      producer = (await this.client(this.settings.retry)).producer({
+        idempotent: this.settings.acks === -1,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        // Named explicitly: murmur2 on the key, as Java clients partition (and no kafkajs warning).
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: retryOptions(this.settings.retry),
+      });
+      await producer.connect().catch((err) => {
+        throw kafkaError(err, this.context('connect'));
+      });
+    };
+    try {
+      await withDeadline(check(), KAFKA_TIMEOUTS.healthCheckMs, () =>
+        new SinkError(`kafka sink: no answer from the Kafka brokers ${this.settings.brokers.join(',')} within ${KAFKA_TIMEOUTS.healthCheckMs / 1000} s`, {
+          hint: 'check --brokers, the network path to them, and --kafka-tls for a TLS listener',
+        }),
+      );
+    } catch (err) {
+      await producer?.disconnect().catch(() => undefined);
+      throw err;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    this.producer = producer;
+    this.logs.unmute();
+  }
+
+  private async checkTopics(admin: Admin): Promise<void> {
+    const topics = [...new Set(this.settings.topics.values())];
+    const existing = new Set(
+      await admin.listTopics().catch((err) => {
+        throw kafkaError(err, this.context('check'));
+      }),
+    );
+    const missing = topics.filter((t) => !existing.has(t));
+    const brokers = this.settings.brokers.join(',');
+    if (missing.length > 0 && !this.settings.createTopic) {
+      const list = missing.join(', ');
+      throw new SinkError(`kafka sink: topic${missing.length > 1 ? 's' : ''} ${list} ${missing.length > 1 ? 'do' : 'does'} not exist on ${brokers} (or this user may not describe ${missing.length > 1 ? 'them' : 'it'})`, {
+        hint: 'create it (e.g. kafka-topics --create --topic <name> --config cleanup.policy=compact), or pass --create-topic (with --topic-partitions / --topic-replication)',
+      });
+    }
+    if (missing.length > 0) {
+      const { partitions, replication } = this.settings.createTopic!;
+      for (const topic of missing) {
+        await admin
+          .createTopics({
+            waitForLeaders: true,
+            // A copy of a table: compaction keeps each row's latest version and drops deleted
+            // rows (tombstones); time-based deletion would go by sys_updated_on (see docs).
+            topics: [{ topic, numPartitions: partitions, replicationFactor: replication, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+          })
+          .catch((err) => {
+            throw kafkaError(err, this.context('create', topic));
+          });
+        this.reporter.info(`kafka: created topic ${topic} (${partitions > 0 ? partitions : 'default'} partitions, replication ${replication > 0 ? replication : 'default'}, cleanup.policy=compact)`);
+      }
+    }
+    await this.readTopicConfigs(admin, topics);
+  }
+
+  private async readTopicConfigs(admin: Admin, topics: string[]): Promise<void> {
+    let entries = new Map<string, Map<string, string>>();
+    try {
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes', 'cleanup.policy', 'retention.ms'] })),
+      });
+      entries = new Map(described.resources.map((r) => [r.resourceName, new Map(r.configEntries.map((e) => [e.configName, e.configValue]))]));
+    } catch (err) {
+      this.reporter.verbose(`kafka: cannot read the topics' configs (${rootCause(err).error?.message}); assuming max.message.bytes ${DEFAULT_MAX_MESSAGE_BYTES}`);
+    }
+    for (const topic of topics) {
+      const config = entries.get(topic);
+      const max = Number(config?.get('max.message.bytes'));
+      this.maxMessageBytes.set(topic, Number.isFinite(max) && max > BATCH_OVERHEAD ? max : DEFAULT_MAX_MESSAGE_BYTES);
+      const retention = Number(config?.get('retention.ms'));
+      if (config?.get('cleanup.policy')?.includes('delete') && Number.isFinite(retention) && retention >= 0) {
+        this.reporter.warn(
+          `kafka: topic ${topic} deletes records by age (retention.ms ${humanMs(retention)}), and each record's timestamp is its row's sys_updated_on: older rows can be deleted soon after they are written. For a copy of the table use cleanup.policy=compact or retention.ms=-1`,
+        );
+      }
+      this.reporter.verbose(`kafka: topic ${topic}: max.message.bytes ${this.maxMessageBytes.get(topic)}`);
+    }
+  }
+
+  /** The bytes a produce request to this topic may hold. */
+  private limitOf(topic: string): number {
+    const max = this.maxMessageBytes.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES;
+    return max - compressionSlack(max, this.settings.compression);
+  }
+
+  async write(records: ChangeRecord[]): Promise<void> {
+    if (this.broken) throw this.broken;
+    if (!this.producer) throw new SinkError('kafka sink: write before open');
+    if (records.length === 0) return;
+    const messages: OutMessage[] = [];
+    for (const r of records) for (const m of this.builder.build(r)) messages.push(m);
+    for (const chunk of chunkMessages(messages, (t) => this.limitOf(t), MAX_MESSAGES_PER_REQUEST)) {
+      const only = chunk.length === 1 ? chunk[0]! : undefined;
+      if (only && BATCH_OVERHEAD + only.bytes > this.limitOf(only.topic) && this.settings.compression === 'none') {
+        this.oversized(only, BATCH_OVERHEAD + only.bytes);
+        continue;
+      }
+      try {
+        await this.send(chunk);
+      } catch (err) {
+        // Refused as too large (possible only with compression, which we cannot predict): the
+        // broker wrote nothing, so the producer stays usable.
+        if (only && isTooLarge(err)) {
+          this.oversized(only, BATCH_OVERHEAD + only.bytes, true);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  private oversized(m: OutMessage, bytes: number, compressed = false): void {
+    const table = [...this.settings.topics].find(([, t]) => t === m.topic)?.[0] ?? '?';
+    const max = this.maxMessageBytes.get(m.topic) ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const what = `row ${m.sysId} of ${table} is ${bytes} bytes as a Kafka record batch${compressed ? ' (the broker refused it even gzip-compressed)' : ''}, over the max.message.bytes of topic ${m.topic} (${max})`;
+    if (!this.settings.skipOversized) {
+      throw new SinkError(`kafka sink: ${what}`, { hint: "raise the topic's max.message.bytes, leave large fields out with --fields, or skip such rows with --skip-oversized (counted)" });
+    }
+    this.skipped.push({ sysId: m.sysId, table });
+    if (this.skipped.length <= 10) this.reporter.warn(`kafka sink: skipped ${what}`);
+    else if (this.skipped.length === 11) this.reporter.warn('kafka sink: skipping more rows that are too large (the count comes at the end)');
+  }
+
+  /** One produce request, acknowledged, within the retry budget; a failure retires the producer. */
+  private async send(chunk: OutMessage[]): Promise<void> {
+    const topicMessages: Array<{ topic: string; messages: OutMessage[] }> = [];
+    for (const m of chunk) {
+      const last = topicMessages.at(-1);
+      if (last?.topic === m.topic) last.messages.push(m);
+      else topicMessages.push({ topic: m.topic, messages: [m] });
+    }
+    const { retry, acks, compression } = this.settings;
+    // kafkajs nests its retries (a send retries, and each attempt's reconnect retries too), so
+    // the budget is also enforced by the clock: the policy's schedule plus one request timeout.
+    const budgetMs = retryScheduleMs(retry) + KAFKA_TIMEOUTS.requestMs;
+    try {
+      await withDeadline(
+        this.producer!.sendBatch({ topicMessages, acks, timeout: KAFKA_TIMEOUTS.requestMs, compression: compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None }),
+        budgetMs,
+        () => Object.assign(new Error(`no acknowledgement within ${Math.round(budgetMs / 1000)} s`), { name: 'KafkaJSTimeout' }),
+      );
+    } catch (err) {
+      if (isTooLarge(err) && chunk.length === 1) throw err;
+      const mapped = isTooLarge(err)
+        ? new SinkError(`kafka sink: the broker refused a request of ${chunk.length} messages to ${chunk[0]!.topic} as too large (max.message.bytes taken as ${this.maxMessageBytes.get(chunk[0]!.topic)})`, { cause: err })
+        : kafkaError(err, this.context('write', chunk[0]!.topic));
+      this.broken = mapped;
+      throw mapped;
+    }
+    this.logs.delivered();
+  }
+
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    this.logs.mute();
+    if (producer) {
+      await withDeadline(producer.disconnect(), KAFKA_TIMEOUTS.closeMs, () => new Error('disconnect timed out')).catch(() => undefined);
+    }
+    if (this.skipped.length > 0) {
+      const tables = [...new Set(this.skipped.map((s) => s.table))].join(', ');
+      this.reporter.warn(`kafka sink: skipped ${this.skipped.length} row${this.skipped.length === 1 ? '' : 's'} of ${tables} too large for their topic (--skip-oversized)`);
+      this.skipped.length = 0;
+    }
+  }
+}

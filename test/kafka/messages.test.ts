@@ -1,0 +1,112 @@
+// Pure units: records → messages, their sizes (checked against kafkajs's own encoder), chunking.
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { BATCH_OVERHEAD, chunkMessages, compressionSlack, headersSize, MessageBuilder, recordSize, snToMillis, type OutMessage } from '../../src/sinks/kafka/messages.js';
+import type { ChangeRecord } from '../../src/sinks/types.js';
+
+const require = createRequire(import.meta.url);
+// kafkajs's encoders for a record and a whole v2 record batch: the sizes the broker checks.
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: { offsetDelta?: number; timestampDelta?: number; key: Buffer | string | null; value: Buffer | string | null; headers?: Record<string, string> }) => { size(): number };
+const { RecordBatch: encodeBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (b: { records: unknown[] }) => Promise<{ size(): number }> };
+
+const INSTANCE = 'https://acme.service-now.com';
+const row = (id: string, extra: Record<string, unknown> = {}) => ({ sys_id: id, sys_created_on: '2024-01-01 00:00:00', sys_updated_on: '2024-03-01 10:00:05', number: 'INC0000001', ...extra });
+const rec = (op: ChangeRecord['op'], id: string, r: Record<string, unknown> | null = row(id)): ChangeRecord => ({ op, table: 'incident', instance: INSTANCE, sysId: id, updatedOn: '2024-03-01 10:00:05', row: r });
+const topicOf = (t: string) => `servicenow.${t}`;
+
+describe('MessageBuilder', () => {
+  it('key = sys_id, value = the row as JSON, headers, timestamp = sys_updated_on in ms', () => {
+    const [m, ...rest] = new MessageBuilder('raw', topicOf).build(rec('u', 'a1'));
+    expect(rest).toEqual([]);
+    expect(m).toMatchObject({ topic: 'servicenow.incident', key: 'a1', sysId: 'a1', timestamp: String(Date.parse('2024-03-01T10:00:05Z')) });
+    expect(JSON.parse(m!.value!.toString('utf8'))).toEqual(row('a1'));
+    expect(m!.headers).toEqual({ 'nowpipe.table': 'incident', 'nowpipe.instance': INSTANCE, 'nowpipe.op': 'u' });
+  });
+
+  it('envelope: the change event as value', () => {
+    const [m] = new MessageBuilder('envelope', topicOf).build(rec('c', 'a1'));
+    expect(JSON.parse(m!.value!.toString())).toEqual({ op: 'c', table: 'incident', sys_id: 'a1', ts: '2024-03-01T10:00:05Z', instance: INSTANCE, record: row('a1') });
+    expect(m!.headers['nowpipe.op']).toBe('c');
+  });
+
+  it('a delete is a tombstone (raw); with envelope the d event first, then the tombstone', () => {
+    const raw = new MessageBuilder('raw', topicOf).build(rec('d', 'gone', null));
+    expect(raw).toHaveLength(1);
+    expect(raw[0]).toMatchObject({ key: 'gone', value: null, headers: { 'nowpipe.op': 'd' } });
+    const env = new MessageBuilder('envelope', topicOf).build(rec('d', 'gone', null));
+    expect(env.map((m) => m.value === null)).toEqual([false, true]);
+    expect(JSON.parse(env[0]!.value!.toString())).toMatchObject({ op: 'd', sys_id: 'gone', record: null });
+    expect(env.every((m) => m.key === 'gone' && m.headers['nowpipe.op'] === 'd')).toBe(true);
+  });
+
+  it('multi-byte text is sized in bytes, not characters', () => {
+    const [m] = new MessageBuilder('raw', topicOf).build(rec('u', 'a1', row('a1', { short_description: 'Störung – 障害 🚨'.repeat(50) })));
+    expect(m!.value!.length).toBe(Buffer.byteLength(JSON.stringify(row('a1', { short_description: 'Störung – 障害 🚨'.repeat(50) }))));
+  });
+
+  it('snToMillis reads raw ServiceNow time as UTC', () => {
+    expect(snToMillis('1970-01-01 00:00:01')).toBe(1000);
+    expect(snToMillis('2024-02-29 23:59:59')).toBe(Date.parse('2024-02-29T23:59:59Z'));
+    expect(snToMillis('29/02/2024')).toBeUndefined();
+  });
+});
+
+describe('sizes match what kafkajs encodes', () => {
+  const headers = { 'nowpipe.table': 'incident', 'nowpipe.instance': INSTANCE, 'nowpipe.op': 'u' };
+
+  it('a record: an upper bound, at most 14 bytes over (the widest timestamp and offset deltas)', () => {
+    for (const valueBytes of [null, 0, 1, 63, 64, 127, 128, 8191, 8192, 100_000, 2_000_000]) {
+      const value = valueBytes === null ? null : Buffer.alloc(valueBytes, 'x');
+      const ours = recordSize(32, valueBytes, headersSize(headers));
+      for (const [offsetDelta, timestampDelta] of [
+        [0, 0],
+        [9_999, 10 * 365 * 86_400_000],
+      ]) {
+        const real = encodeRecord({ key: 'k'.repeat(32), value, headers, offsetDelta, timestampDelta }).size();
+        expect(ours, `value ${valueBytes}`).toBeGreaterThanOrEqual(real);
+        expect(ours - real, `value ${valueBytes}`).toBeLessThanOrEqual(14);
+      }
+    }
+  });
+
+  it('a batch: 61 bytes of header plus its records', async () => {
+    const builder = new MessageBuilder('raw', topicOf);
+    const messages = Array.from({ length: 50 }, (_, i) => builder.build(rec('u', `id${i}`, row(`id${i}`, { text: 'y'.repeat(i * 37) })))[0]!);
+    const records = messages.map((m, i) => encodeRecord({ key: m.key, value: m.value, headers: m.headers, offsetDelta: i, timestampDelta: 0 }));
+    const batch = await encodeBatch({ records });
+    const ours = BATCH_OVERHEAD + messages.reduce((n, m) => n + m.bytes, 0);
+    expect(ours).toBeGreaterThanOrEqual(batch.size());
+    expect(ours - batch.size()).toBeLessThanOrEqual(14 * 50);
+  });
+});
+
+describe('chunkMessages', () => {
+  const msg = (id: string, bytes: number, topic = 't'): OutMessage => ({ topic, key: id, value: null, headers: {}, sysId: id, bytes });
+  const ids = (chunks: OutMessage[][]) => chunks.map((c) => c.map((m) => m.key).join(''));
+
+  it('keeps order and cuts where the next message would pass the limit (batch header included)', () => {
+    const limit = BATCH_OVERHEAD + 300;
+    const chunks = chunkMessages([msg('a', 100), msg('b', 100), msg('c', 100), msg('d', 1), msg('e', 250), msg('f', 50)], () => limit, 1000);
+    expect(ids(chunks)).toEqual(['abc', 'de', 'f']);
+    for (const c of chunks) expect(BATCH_OVERHEAD + c.reduce((n, m) => n + m.bytes, 0)).toBeLessThanOrEqual(limit);
+  });
+
+  it('cuts by count too', () => {
+    expect(ids(chunkMessages(['a', 'b', 'c', 'd', 'e'].map((k) => msg(k, 1)), () => 1e9, 2))).toEqual(['ab', 'cd', 'e']);
+  });
+
+  it('a message too large on its own gets a chunk to itself (the sink decides what to do with it)', () => {
+    expect(ids(chunkMessages([msg('a', 10), msg('B', 5000), msg('c', 10)], () => 1000, 100))).toEqual(['a', 'B', 'c']);
+  });
+
+  it("uses the smallest limit of the topics in a chunk", () => {
+    const limits: Record<string, number> = { big: 10_000, small: BATCH_OVERHEAD + 150 };
+    const chunks = chunkMessages([msg('a', 100, 'big'), msg('b', 100, 'small'), msg('c', 40, 'small'), msg('d', 40, 'big')], (t) => limits[t]!, 100);
+    expect(ids(chunks)).toEqual(['a', 'bc', 'd']);
+  });
+
+  it('leaves room for gzip to grow incompressible data', () => {
+    expect(compressionSlack(1_048_588, 'none')).toBe(0);
+    expect(compressionSlack(1_048_588, 'gzip')).toBeGreaterThan(1_048_588 / 16_384 * 5);
+  });
+});

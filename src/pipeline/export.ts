@@ -285,7 +285,8 @@ export class Exporter {
           this.ctx.outage?.failed(err as NowpipeError);
         }
         if (full) continue; // more is waiting: catch up without sleeping
-        const wake = pollStarted + config.pollInterval * 1000;
+        // Wake just after the instance's clock turns a second, when the high-water mark moves.
+        const wake = client.nextPollAt(pollStarted + config.pollInterval * 1000);
         while (Date.now() < wake) {
           const lagSeconds = this.cursor ? Math.max(0, Math.round((client.serverNow() - fromSnTimestamp(this.cursor.updatedOn).toMillis()) / 1000)) : 0;
           reporter.progress({

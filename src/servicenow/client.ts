@@ -3,6 +3,7 @@ import https from 'node:https';
 import got, { RequestError, TimeoutError, type Got } from 'got';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 import { HttpError, NetworkError, NowpipeError, ResponseError } from '../errors/index.js';
+import { monotonicNow, ServerClock } from './clock.js';
 import { RequestLimiter } from './limiter.js';
 import { streamGet } from './exchange.js';
 import { interpretTableResponse, type TableResponse } from './response.js';
@@ -70,8 +71,8 @@ export class ServiceNowClient {
   private readonly http: Got;
   private readonly options: ClientOptions;
   readonly limiter: RequestLimiter;
-  /** Instance clock minus local clock, from the latest `Date` header (one-second resolution). */
-  private clockOffsetMs?: number;
+  /** The instance's clock, from the `Date` headers of successful responses (never ahead of it). */
+  readonly clock = new ServerClock();
 
   constructor(options: ClientOptions) {
     this.options = options;
@@ -95,9 +96,16 @@ export class ServiceNowClient {
     });
   }
 
-  /** The instance's clock now, as last seen in a `Date` header (local clock if none yet). */
+  /** The instance's clock now, never ahead of it (the local clock before any response). */
   serverNow(): number {
-    return Date.now() + (this.clockOffsetMs ?? 0);
+    return this.clock.now(monotonicNow()) ?? Date.now();
+  }
+
+  /** When (local ms) a follow poll due at `due` should start: see ServerClock.nextPoll. */
+  nextPollAt(due: number): number {
+    const wall = Date.now();
+    const mono = monotonicNow();
+    return wall + (this.clock.nextPoll(mono + (due - wall), mono) - mono);
   }
 
   tableUrl(table: string, params: Params): string {
@@ -110,6 +118,7 @@ export class ServiceNowClient {
   async getTableOnce(table: string, params: Params, signal?: AbortSignal): Promise<TableResponse> {
     const url = this.tableUrl(table, params);
     const started = Date.now();
+    const sentAt = monotonicNow(); // no later than the request left: the clock's upper bound holds
     const report = this.options.events?.request;
     let refreshed = false;
     for (;;) {
@@ -140,9 +149,7 @@ export class ServiceNowClient {
           { ...res, method: 'GET', url },
           { table, user: this.options.user },
         );
-        // `Date` is truncated to the second, so this offset errs early: a high-water mark built
-        // from it can only be too cautious, never ahead of the instance.
-        if (out.serverDate !== undefined) this.clockOffsetMs = out.serverDate - Date.now();
+        if (out.serverDate !== undefined) this.clock.observe({ date: out.serverDate, sentAt, receivedAt: monotonicNow() });
         report?.({ method: 'GET', url, status: res.status, rows: out.rows.length, ms: Date.now() - started });
         return out;
       } catch (err) {

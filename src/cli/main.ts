@@ -13,6 +13,9 @@ function program(run: (task: Promise<number>) => void): Command {
     .description('Export a ServiceNow table: a backfill from --since, then (--follow) every change, to stdout, files or Kafka.')
     .version(VERSION)
     .showHelpAfterError('(run nowpipe --help for usage)')
+    // The subcommands declare the same flags as the default command: without this, the root
+    // would take `check --url …` for itself and leave check with no url.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   exportOptions(connectionOptions(root)).action((flags: Flags) => run(exportCommand(flags)));

@@ -1,4 +1,6 @@
 import { loadConfig } from '../../config/load.js';
+import { configForTable, type Config } from '../../config/schema.js';
+import type { ServiceNowClient } from '../../servicenow/client.js';
 import { newStats } from '../../pipeline/export.js';
 import { rawValue } from '../../servicenow/reader.js';
 import { fromSnTimestamp, isSnTimestamp } from '../../servicenow/time.js';
@@ -12,8 +14,9 @@ function skewSeconds(serverMs: number | undefined, localMs: number): number | un
 }
 
 /**
- * `nowpipe check`: connect, authenticate, read one row, and report what matters before a long
- * export: row count, clock skew, whether timestamps look like UTC. Exit 1 with the reason if not.
+ * `nowpipe check`: connect, authenticate, read one row of each table, and report what matters
+ * before a long export: row count, clock skew, whether timestamps look like UTC, delete auditing.
+ * Exit 1 with the reason if not.
  */
 export async function checkCommand(flags: Flags): Promise<number> {
   const { config, warnings, source } = await loadConfig({ flags });
@@ -25,29 +28,56 @@ export async function checkCommand(flags: Flags): Promise<number> {
 
   const stats = newStats();
   const client = buildClient({ ...config, retries: Math.min(config.retries, 2) }, reporter, stats);
+  const several = config.tableNames.length > 1;
+  let failures = 0;
+  for (const [i, table] of config.tableNames.entries()) {
+    try {
+      failures += await checkTable(configForTable(config, table), client, { ok, bad, reporter, clock: i === 0 });
+    } catch (err) {
+      // A table that cannot be read at all ends the check, named when there are several.
+      if (several && err instanceof Error) err.message = `${table}: ${err.message}`;
+      throw err;
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+interface Say {
+  ok: (m: string) => void;
+  bad: (m: string) => void;
+  reporter: Reporter;
+  /** Check the clock on this table's answer (once per run is enough). */
+  clock: boolean;
+}
+
+/** The checks of one table; returns how many failed. Throws when the table cannot be read at all. */
+async function checkTable(config: Config, client: ServiceNowClient, { ok, bad, reporter, clock }: Say): Promise<number> {
   const sent = Date.now();
   const latest = await client.getTable(config.table, {
     sysparm_query: `${config.query ? `${config.query}^` : ''}ORDERBYDESCsys_updated_on`,
     sysparm_limit: 1,
   });
   const received = Date.now();
-  ok(`connected to ${config.url}${config.user ? ` as ${config.user}` : ''} and read table ${config.table}`);
-  ok(`${latest.totalCount === undefined ? 'row count not reported' : `${formatCount(latest.totalCount)} rows`} match${config.query ? ` --query ${config.query}` : ''} (before ACLs)`);
+  const who = config.user ? ` as ${config.user}` : config.clientId ? ` with OAuth client ${config.clientId}` : '';
+  ok(`connected to ${config.url}${who} and read table ${config.table}`);
+  ok(`${latest.totalCount === undefined ? 'row count not reported' : `${formatCount(latest.totalCount)} rows of ${config.table}`} match${config.query ? ` --query ${config.query}` : ''} (before ACLs)`);
 
   let failures = 0;
-  const skew = skewSeconds(latest.serverDate, (sent + received) / 2);
-  if (skew === undefined) {
-    bad('the instance sent no Date header: nowpipe will use the local clock for its high-water mark');
-    failures++;
-  } else if (Math.abs(skew) > 60) {
-    reporter.warn(`the server clock is ${skew.toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} the local clock; nowpipe uses the server's`);
-  } else {
-    ok(`server clock within ${Math.max(1, Math.ceil(Math.abs(skew)))} s of the local clock`);
+  if (clock) {
+    const skew = skewSeconds(latest.serverDate, (sent + received) / 2);
+    if (skew === undefined) {
+      bad('the instance sent no Date header: nowpipe will use the local clock for its high-water mark');
+      failures++;
+    } else if (Math.abs(skew) > 60) {
+      reporter.warn(`the server clock is ${skew.toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} the local clock; nowpipe uses the server's`);
+    } else {
+      ok(`server clock within ${Math.max(1, Math.ceil(Math.abs(skew)))} s of the local clock`);
+    }
   }
 
   const row = latest.rows[0];
   if (!row) {
-    reporter.info('  no rows visible to this user (an empty table, a filter, or ACLs)');
+    reporter.info(`  no rows of ${config.table} visible to this user (an empty table, a filter, or ACLs)`);
   } else {
     const updated = rawValue(row.sys_updated_on);
     if (!isSnTimestamp(updated)) {
@@ -60,7 +90,7 @@ export async function checkCommand(flags: Flags): Promise<number> {
         bad(`the latest sys_updated_on (${updated}) is ${Math.round(ahead / 60)} min after the server clock: timestamps do not look like UTC`);
         failures++;
       } else {
-        ok(`timestamps look like UTC (latest update ${updated}, ${Math.max(0, Math.round(-ahead))} s before the server clock)`);
+        ok(`timestamps look like UTC (latest update of ${config.table} ${updated}, ${Math.max(0, Math.round(-ahead))} s before the server clock)`);
       }
     }
   }
@@ -83,5 +113,5 @@ export async function checkCommand(flags: Flags): Promise<number> {
       reporter.info(`  ${line}`);
     }
   }
-  return failures === 0 ? 0 : 1;
+  return failures;
 }

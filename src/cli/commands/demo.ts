@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../config/load.js';
@@ -19,13 +19,15 @@ export async function demoCommand(flags: Flags): Promise<number> {
     return 2;
   }
   const sim = await startSimulator({ rows: count, rowBytes: 1000 });
+  // The simulated instance lives as long as the command: so does its checkpoint, unless asked for.
+  const scratch = rest.checkpoint === undefined ? await mkdtemp(join(tmpdir(), 'nowpipe-demo-')) : undefined;
   try {
-    const checkpoint = (rest.checkpoint as string | undefined) ?? join(await mkdtemp(join(tmpdir(), 'nowpipe-demo-')), 'checkpoint.json');
+    const checkpoint = (rest.checkpoint as string | undefined) ?? join(scratch!, 'checkpoint.json');
     const { config, warnings } = resolveConfig({
       flags: { table: 'incident', user: 'admin', password: 'admin', ...rest, url: sim.url, checkpoint },
     });
     for (const w of warnings) reporter.warn(w);
-    reporter.info(`demo instance with ${count} incidents at ${sim.url} (user admin); checkpoint ${checkpoint}`);
+    reporter.info(`demo instance with ${count} incidents at ${sim.url} (user admin); checkpoint ${scratch ? 'in a temporary folder, removed at the end' : checkpoint}`);
     const stop = config.follow ? sim.startLiveChanges({ perSecond: 2, table: config.table }) : () => undefined;
     try {
       return await runExport(config, new Reporter({ quiet: config.quiet, verbose: config.verbose }));
@@ -34,5 +36,6 @@ export async function demoCommand(flags: Flags): Promise<number> {
     }
   } finally {
     await sim.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -115,7 +115,7 @@ export class ServiceNowClient {
   }
 
   /** One attempt: no retries. */
-  async getTableOnce(table: string, params: Params, signal?: AbortSignal): Promise<TableResponse> {
+  async getTableOnce(table: string, params: Params, signal?: AbortSignal, keep?: ReadonlySet<string>): Promise<TableResponse> {
     const url = this.tableUrl(table, params);
     const started = Date.now();
     const sentAt = monotonicNow(); // no later than the request left: the clock's upper bound holds
@@ -130,7 +130,7 @@ export class ServiceNowClient {
       try {
         authorization = await this.options.auth.header(signal);
         try {
-          res = await streamGet(this.http, url, authorization ? { authorization } : {}, signal);
+          res = await streamGet(this.http, url, authorization ? { authorization } : {}, signal, keep);
         } catch (err) {
           if (signal?.aborted) throw signal.reason ?? err;
           const e = err instanceof RequestError ? networkError(err, 'GET', url) : err; // ResponseError: a bad row
@@ -160,8 +160,9 @@ export class ServiceNowClient {
   }
 
   /** One logical request, retried on 429/5xx/network/bad bodies per the retry policy. */
-  getTable(table: string, params: Params, signal?: AbortSignal): Promise<TableResponse> {
-    return withRetry(() => this.getTableOnce(table, params, signal), this.options.retry, {
+  /** `keep`: the only fields the caller reads from each row (see parseRow). */
+  getTable(table: string, params: Params, signal?: AbortSignal, keep?: ReadonlySet<string>): Promise<TableResponse> {
+    return withRetry(() => this.getTableOnce(table, params, signal, keep), this.options.retry, {
       signal,
       onRetry: (err, attempt, delay) => {
         // Rate limits are per user: when one request is told to wait, every request waits.

@@ -13,7 +13,14 @@ const MAX_OTHER_BODY = 1 << 20;
  * is kept as text for `interpretTableResponse` to judge. Rejects with got's RequestError for
  * network failures, or a ResponseError when a row's text is not valid JSON.
  */
-export function streamGet(http: Got, url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Omit<RawResponse, 'method' | 'url'>> {
+export function streamGet(
+  http: Got,
+  url: string,
+  headers: Record<string, string>,
+  signal?: AbortSignal,
+  /** Fields to keep in each row object (see parseRow); all when undefined. */
+  keep?: ReadonlySet<string>,
+): Promise<Omit<RawResponse, 'method' | 'url'>> {
   return new Promise((resolve, reject) => {
     // The signal is not given to got: got drops its abort listener only when a stream is
     // destroyed, which a fully read GET never is, so every request (and the page its handlers
@@ -33,7 +40,7 @@ export function streamGet(http: Got, url: string, headers: Record<string, string
     let failed = false;
 
     const take = (piece: string) => {
-      if (scanner) for (const row of scanner.push(piece)) rows.push(parseRow(row));
+      if (scanner) for (const row of scanner.push(piece)) rows.push(parseRow(row, keep));
       else if (text.length < MAX_OTHER_BODY) text += piece;
     };
     request.on('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {

@@ -1,6 +1,6 @@
 import { ResponseError } from '../errors/index.js';
 import type { ServiceNowClient, Params } from './client.js';
-import { advanceQuery, compareCursor, drainQuery, projection, type Cursor } from './query.js';
+import { advanceQuery, compareCursor, CURSOR_FIELDS, drainQuery, projection, type Cursor } from './query.js';
 import type { Row, TableResponse } from './response.js';
 import { isSnTimestamp } from './time.js';
 
@@ -49,6 +49,8 @@ function toDisplay(row: Row): Row {
 export class TableReader {
   private limit: number;
   private readonly field: string;
+  /** The fields the pipeline reads from a row; the rest travels as the row's text (see parseRow). */
+  private readonly keep?: ReadonlySet<string>;
 
   constructor(
     private readonly client: ServiceNowClient,
@@ -57,6 +59,8 @@ export class TableReader {
   ) {
     this.limit = options.batchSize;
     this.field = options.cursorField ?? 'sys_updated_on';
+    // Display values (`true`) are converted from the whole object, so those rows stay whole.
+    this.keep = options.displayValue === 'true' ? undefined : new Set([...CURSOR_FIELDS, this.field, ...(options.fields ?? [])]);
   }
 
   /** The page size in use (smaller than asked once the instance cancelled a request for time). */
@@ -106,6 +110,7 @@ export class TableReader {
           this.options.table,
           { ...this.baseParams(), sysparm_query: query, sysparm_limit: limit, sysparm_offset: offset > 0 ? offset : undefined },
           signal,
+          this.keep,
         );
         return { res, limit };
       } catch (err) {

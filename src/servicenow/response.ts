@@ -9,12 +9,28 @@ const ROW_JSON = Symbol('nowpipe.rowJson');
  * Parses one row's text and remembers the text, so sinks can write it as it came instead of
  * serialising the object again. Text with a line break (a pretty-printing proxy) is not kept:
  * it would break NDJSON.
+ *
+ * With `keep`, a row whose text is kept holds only those fields: the text is the row, the
+ * fields are what nowpipe reads (cursor, op). A page then costs its text, not its text plus an
+ * object graph of the same size. `fullRow` gives the whole row back.
  */
-export function parseRow(text: string): Row {
-  const row = JSON.parse(text) as Row;
-  if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new SyntaxError('a result element is not an object');
-  if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) Object.defineProperty(row, ROW_JSON, { value: text });
+export function parseRow(text: string, keep?: ReadonlySet<string>): Row {
+  const parsed = JSON.parse(text) as Row;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('a result element is not an object');
+  if (text.indexOf('\n') !== -1 || text.indexOf('\r') !== -1) return parsed;
+  let row = parsed;
+  if (keep) {
+    row = {};
+    for (const f of keep) if (f in parsed) row[f] = parsed[f];
+  }
+  Object.defineProperty(row, ROW_JSON, { value: text });
   return row;
+}
+
+/** Every field of a row, also of one parsed with `keep`. */
+export function fullRow(row: Row): Row {
+  const text = rowJson(row);
+  return text === undefined ? row : (JSON.parse(text) as Row);
 }
 
 /** The row's JSON text as the instance sent it, when known. */

@@ -1,5 +1,5 @@
 import { rawValue } from '../servicenow/reader.js';
-import { rowJson, type Row } from '../servicenow/response.js';
+import { fullRow, rowJson, type Row } from '../servicenow/response.js';
 import { snToIso } from '../servicenow/time.js';
 import type { ChangeRecord, Op } from './types.js';
 
@@ -20,10 +20,10 @@ export function toRecord(row: Row, table: string, instance: string, cursor: { up
 /** The value of a record in the chosen format, as an object (Kafka and files serialise it). */
 export function recordValue(r: ChangeRecord, format: Format): unknown {
   if (format === 'envelope') {
-    return { op: r.op, table: r.table, sys_id: r.sysId, ts: snToIso(r.updatedOn), instance: r.instance, record: r.row };
+    return { op: r.op, table: r.table, sys_id: r.sysId, ts: snToIso(r.updatedOn), instance: r.instance, record: r.row && fullRow(r.row) };
   }
   if (r.op === 'd') return { sys_id: r.sysId, __deleted: true, sys_updated_on: r.updatedOn };
-  return r.row;
+  return r.row && fullRow(r.row);
 }
 
 /**

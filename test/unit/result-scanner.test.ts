@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRow, rowJson } from '../../src/servicenow/response.js';
+import { fullRow, parseRow, rowJson } from '../../src/servicenow/response.js';
 import { ResultScanner, ScanError } from '../../src/servicenow/result-scanner.js';
 import { rng } from '../../src/sim/data.js';
 
@@ -71,6 +71,17 @@ describe('parseRow', () => {
     expect(rowJson(row)).toBe(text);
     expect(JSON.stringify(row)).toBe('{"sys_id":"x","n":"é"}');
     expect(rowJson({ ...row })).toBeUndefined();
+  });
+
+  it('with keep, holds only those fields while the text holds the whole row (fullRow gives it back)', () => {
+    const text = '{"sys_id":"x","sys_updated_on":"2024-01-01 00:00:00","number":"INC1","caller_id":{"link":"l","value":"v"}}';
+    const row = parseRow(text, new Set(['sys_id', 'sys_updated_on', 'sys_mod_count']));
+    expect(row).toEqual({ sys_id: 'x', sys_updated_on: '2024-01-01 00:00:00' });
+    expect(rowJson(row)).toBe(text);
+    expect(fullRow(row)).toEqual(JSON.parse(text));
+    // Without the text to fall back on, nothing may be dropped.
+    const spread = parseRow('{"sys_id":"x",\n"number":"INC1"}', new Set(['sys_id']));
+    expect(spread).toEqual({ sys_id: 'x', number: 'INC1' });
   });
 
   it('does not keep text that spans lines (it would break NDJSON)', () => {

@@ -3,6 +3,8 @@ import { OutputClosedError, SinkError } from '../../errors/index.js';
 import { formatLine, type Format } from '../format.js';
 import type { ChangeRecord, Sink } from '../types.js';
 
+const PIECE_CHARS = 1 << 20;
+
 /**
  * NDJSON on stdout. A write resolves once the stream has handed the bytes on (its callback
  * fired and, if it was full, it drained), so a checkpoint never runs ahead of the pipe.
@@ -24,10 +26,24 @@ export class StdoutSink implements Sink {
     this.stream.on('error', this.onError);
   }
 
-  write(records: ChangeRecord[]): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
-    let chunk = '';
-    for (const r of records) chunk += formatLine(r, this.format);
+  /**
+   * Writes the page in pieces of about a MiB, each handed on before the next is built: a page
+   * of 10,000 rows is never held as one 10 MB string plus its 10 MB buffer.
+   */
+  async write(records: ChangeRecord[]): Promise<void> {
+    let piece = '';
+    for (const r of records) {
+      piece += formatLine(r, this.format);
+      if (piece.length >= PIECE_CHARS) {
+        await this.put(piece);
+        piece = '';
+      }
+    }
+    if (piece !== '') await this.put(piece);
+  }
+
+  /** Resolves once the stream has handed the text on and, if it was full, drained. */
+  private put(chunk: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const fail = (err: NodeJS.ErrnoException) =>
         reject(

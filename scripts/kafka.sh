@@ -169,8 +169,9 @@ format_storage() {
   # 16 random bytes, url-safe base64 without padding (what `kafka-storage random-uuid` prints)
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   log "formatting KRaft storage (cluster id $cluster_id)..."
+  # --cluster-id=<id>, not -t <id>: an id that begins with "-" would be read as an option.
   "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$LIBS/*" "-Dlog4j.configuration=file:$LOG4J" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" \
+    kafka.tools.StorageTool format "--cluster-id=$cluster_id" -c "$PROPS" \
     --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
     --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" \
     >"$KAFKA_HOME_DIR/format.log" 2>&1 || {

@@ -24,6 +24,9 @@ export const RC_ALIASES: Record<string, { key: Key; convert?: Convert }> = {
   'oauth.api.secret': { key: 'clientSecret' },
   'oauth.refresh.token': { key: 'refreshToken' },
   'kafka.topic': { key: 'topic' },
+  // A connector config describes a job that writes to Kafka: with it, so does nowpipe (a
+  // --sink flag still wins).
+  'connector.class': { key: 'sink', convert: () => 'kafka' },
   'tasks.max': { key: 'concurrency' },
   'kafka.bootstrap.servers': { key: 'brokers' },
   'confluent.topic.bootstrap.servers': { key: 'brokers' },
@@ -51,7 +54,6 @@ export const RC_ALIASES: Record<string, { key: Key; convert?: Convert }> = {
 /** Connector keys that describe Kafka Connect itself: accepted, reported once, not used. */
 export const CONNECT_ONLY_KEYS = new Set([
   'name',
-  'connector.class',
   'key.converter',
   'value.converter',
   'key.converter.schemas.enable',

@@ -90,6 +90,12 @@ describe('kafka settings: defaults and mapping', () => {
     expect(s.sasl).toEqual({ mechanism: 'plain', username: 'other', password: 'env-secret' });
   });
 
+  it('a connector file means --sink kafka (a --sink flag still wins)', () => {
+    const { values } = mapRcObject({ name: 'c', config: { 'connector.class': 'io.confluent.connect.servicenow.ServiceNowSourceConnector', 'confluent.topic.bootstrap.servers': 'k:9092' } }, 'connector.json');
+    expect(resolveConfig({ rc: values, flags: { url: base.url, table: 'incident' } }).config.sink).toBe('kafka');
+    expect(resolveConfig({ rc: values, flags: { url: base.url, table: 'incident', sink: 'stdout' } }).config.sink).toBe('stdout');
+  });
+
   it('maps the connector keys for the brokers and the license-topic credentials', () => {
     const { values } = mapRcObject(
       { config: { 'confluent.topic.bootstrap.servers': 'k1:9092,k2:9092', 'confluent.topic.security.protocol': 'SASL_PLAINTEXT', 'confluent.topic.sasl.mechanism': 'SCRAM-SHA-512', 'confluent.topic.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required username="a" password="b";', 'kafka.topic': 'x' } },

@@ -253,12 +253,12 @@ export class KafkaSink implements Sink {
   private oversized(m: OutMessage, bytes: number, compressed = false): void {
     const table = [...this.settings.topics].find(([, t]) => t === m.topic)?.[0] ?? '?';
     const max = this.maxMessageBytes.get(m.topic) ?? DEFAULT_MAX_MESSAGE_BYTES;
-    const what = `row ${m.sysId} of ${table} is ${bytes} bytes as a Kafka record batch${compressed ? ' (the broker refused it even gzip-compressed)' : ''}, over the max.message.bytes of topic ${m.topic} (${max})`;
+    const size = `${bytes} bytes as a Kafka record batch${compressed ? ' (the broker refused it even gzip-compressed)' : ''}, over the max.message.bytes of topic ${m.topic} (${max})`;
     if (!this.settings.skipOversized) {
-      throw new SinkError(`kafka sink: ${what}`, { hint: "raise the topic's max.message.bytes, leave large fields out with --fields, or skip such rows with --skip-oversized (counted)" });
+      throw new SinkError(`kafka sink: row ${m.sysId} of ${table} is ${size}`, { hint: "raise the topic's max.message.bytes, leave large fields out with --fields, or skip such rows with --skip-oversized (counted)" });
     }
     this.skipped.push({ sysId: m.sysId, table });
-    if (this.skipped.length <= 10) this.reporter.warn(`kafka sink: skipped ${what}`);
+    if (this.skipped.length <= 10) this.reporter.warn(`kafka sink: skipped row ${m.sysId} of ${table}: ${size}`);
     else if (this.skipped.length === 11) this.reporter.warn('kafka sink: skipping more rows that are too large (the count comes at the end)');
   }
 

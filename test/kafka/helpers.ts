@@ -1,0 +1,212 @@
+// Shared by the Kafka integration tests: the broker address, a real consumer, topics, and a
+// private broker for the tests that stop one. They never skip: no broker, every test fails.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import kafkajs from 'kafkajs';
+import type { Admin, Kafka as KafkaType, KafkaConfig } from 'kafkajs';
+
+const { Kafka, logLevel } = kafkajs;
+const run = promisify(execFile);
+
+export const BROKERS = (process.env.NOWPIPE_KAFKA_BROKERS ?? '127.0.0.1:9092')
+  .split(',')
+  .map((b) => b.trim())
+  .filter(Boolean);
+export const SASL_BROKER = process.env.NOWPIPE_KAFKA_SASL_BROKER ?? `127.0.0.1:${process.env.KAFKA_SASL_PORT ?? '9094'}`;
+export const SASL_USER = 'nowpipe';
+export const SASL_PASSWORD = 'nowpipe-secret';
+
+const SCRIPT = resolve(import.meta.dirname, '../../scripts/kafka.sh');
+const SHARED_HOME = process.env.NOWPIPE_KAFKA_HOME ?? resolve(import.meta.dirname, '../../.kafka');
+
+function tcpReachable(hostPort: string, timeoutMs = 3000): Promise<string | null> {
+  const i = hostPort.lastIndexOf(':');
+  return new Promise((done) => {
+    const sock = net.connect({ host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) });
+    const end = (err: string | null) => {
+      sock.destroy();
+      done(err);
+    };
+    sock.setTimeout(timeoutMs, () => end(`timed out after ${timeoutMs} ms`));
+    sock.once('connect', () => end(null));
+    sock.once('error', (e) => end(e.message));
+  });
+}
+
+/** Awaited at the start of every test, so a missing broker fails each test with this message (never a skip). */
+export async function requireBroker(hostPort = BROKERS[0]!, what = 'broker'): Promise<void> {
+  const err = await tcpReachable(hostPort);
+  if (err !== null) throw new Error(`No Kafka ${what} reachable at ${hostPort} (${err}). Start one with: bash scripts/kafka.sh start (or point NOWPIPE_KAFKA_BROKERS at one)`);
+}
+
+export function kafka(brokers = BROKERS, extra: Partial<KafkaConfig> = {}): KafkaType {
+  return new Kafka({ clientId: 'nowpipe-kafka-test', brokers, logLevel: logLevel.NOTHING, connectionTimeout: 5000, requestTimeout: 15000, ...extra });
+}
+
+export function uniqueTopic(what: string): string {
+  return `nowpipe-test-${what}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>, brokers = BROKERS): Promise<T> {
+  const admin = kafka(brokers).admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function createTopic(topic: string, options: { partitions?: number; configs?: Record<string, string>; brokers?: string[] } = {}): Promise<void> {
+  await withAdmin(async (admin) => {
+    const created = await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: options.partitions ?? 1, replicationFactor: 1, configEntries: Object.entries(options.configs ?? {}).map(([name, value]) => ({ name, value })) }],
+    });
+    if (!created) throw new Error(`topic ${topic} already exists`);
+  }, options.brokers);
+}
+
+export async function topicExists(topic: string, brokers = BROKERS): Promise<boolean> {
+  return withAdmin(async (admin) => (await admin.listTopics()).includes(topic), brokers);
+}
+
+export async function deleteTopics(topics: string[], brokers = BROKERS): Promise<void> {
+  if (topics.length === 0) return;
+  await withAdmin(async (admin) => {
+    const existing = new Set(await admin.listTopics());
+    const gone = topics.filter((t) => existing.has(t));
+    if (gone.length > 0) await admin.deleteTopics({ topics: gone });
+  }, brokers).catch(() => undefined);
+}
+
+export interface Consumed {
+  partition: number;
+  offset: number;
+  key: string | null;
+  /** The value as text; null for a tombstone. */
+  value: string | null;
+  headers: Record<string, string>;
+  timestamp: number;
+}
+
+/** Each partition's offsets: where the log starts and ends now. */
+export async function endOffsets(topic: string, brokers = BROKERS): Promise<Map<number, { low: number; high: number }>> {
+  const offsets = await withAdmin((admin) => admin.fetchTopicOffsets(topic), brokers);
+  return new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
+}
+
+/**
+ * Everything in the topic now (or from `from`'s offsets on), read back by a real consumer in its
+ * own group, in offset order per partition.
+ */
+export async function readTopic(topic: string, options: { brokers?: string[]; from?: Map<number, { high: number }>; timeoutMs?: number } = {}): Promise<Consumed[]> {
+  const brokers = options.brokers ?? BROKERS;
+  const ends = await endOffsets(topic, brokers);
+  const start = (p: number) => options.from?.get(p)?.high ?? ends.get(p)!.low;
+  const want = [...ends].filter(([p, o]) => o.high > start(p));
+  const out: Consumed[] = [];
+  if (want.length === 0) return out;
+  const consumer = kafka(brokers).consumer({ groupId: `nowpipe-test-${randomUUID()}`, allowAutoTopicCreation: false, sessionTimeout: 10_000 });
+  const next = new Map<number, number>();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`read ${out.length} messages of ${topic}, expected more within ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
+      const complete = () => want.every(([p, o]) => (next.get(p) ?? 0) >= o.high);
+      consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            const offset = Number(message.offset);
+            next.set(partition, offset + 1);
+            if (offset >= start(partition) && offset < ends.get(partition)!.high) {
+              const headers: Record<string, string> = {};
+              for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+              out.push({ partition, offset, key: message.key?.toString() ?? null, value: message.value === null ? null : message.value.toString(), headers, timestamp: Number(message.timestamp) });
+            }
+            if (complete()) {
+              clearTimeout(timer);
+              done();
+            }
+          },
+        })
+        .catch(fail);
+    });
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+  }
+  return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+/** The saved cursor of the (first) table in a checkpoint file. */
+export function checkpointCursor(path: string): { updatedOn: string; sysId: string } | undefined {
+  if (!existsSync(path)) return undefined;
+  const cp = JSON.parse(readFileSync(path, 'utf8')) as { tables: Record<string, { cursor: { updatedOn: string; sysId: string } }> };
+  return Object.values(cp.tables)[0]?.cursor;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = net.createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => done(port));
+    });
+  });
+}
+
+/**
+ * A broker of the test's own (scripts/kafka.sh with its own state folder and ports), for tests
+ * that stop and restart one: the shared broker is never touched. Its jars are copied from the
+ * shared broker's cache when there is one (no Maven run).
+ */
+export class OwnBroker {
+  private constructor(
+    readonly home: string,
+    readonly port: number,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  static async create(): Promise<OwnBroker> {
+    const home = await mkdtemp(join(tmpdir(), 'nowpipe-kafka-own-'));
+    if (existsSync(join(SHARED_HOME, 'libs', '.complete'))) cpSync(join(SHARED_HOME, 'libs'), join(home, 'libs'), { recursive: true });
+    const [port, controller, sasl] = [await freePort(), await freePort(), await freePort()];
+    const env = { ...process.env, NOWPIPE_KAFKA_HOME: home, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controller), KAFKA_SASL_PORT: String(sasl), KAFKA_START_TIMEOUT: '180', KAFKA_HEAP_OPTS: '-Xms128m -Xmx384m' };
+    return new OwnBroker(home, port, env);
+  }
+
+  get brokers(): string[] {
+    return [`127.0.0.1:${this.port}`];
+  }
+
+  private async script(command: 'start' | 'stop'): Promise<void> {
+    try {
+      await run('bash', [SCRIPT, command], { env: this.env, timeout: 240_000 });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`bash scripts/kafka.sh ${command} (NOWPIPE_KAFKA_HOME=${this.home}) failed: ${e.stderr ?? e.message}`);
+    }
+  }
+
+  start(): Promise<void> {
+    return this.script('start');
+  }
+
+  stop(): Promise<void> {
+    return this.script('stop');
+  }
+
+  /** Stops it and removes its folder. */
+  async destroy(): Promise<void> {
+    await this.stop().catch(() => undefined);
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}

@@ -1,15 +1,20 @@
 import type { Cursor } from '../servicenow/query.js';
 import { rangeQuery } from '../servicenow/query.js';
 import type { TableReader } from '../servicenow/reader.js';
+import { shiftSnTimestamp } from '../servicenow/time.js';
 
 /**
- * One slice of a parallel backfill: rows with start < ts <= end (start inclusive for the first
- * slice), read by its own keyset scan whose cursor is saved in the checkpoint.
+ * One slice of a parallel backfill: rows with start < ts <= end, read by its own keyset scan
+ * whose cursor is saved in the checkpoint.
  */
 export interface SliceState {
   start: string;
   end: string;
-  /** The first slice owns its start second; later ones start after it. */
+  /**
+   * The slice owns its start second too (start <= ts). Plans made now never say so: the first
+   * slice starts a second before the range instead, which reads the same rows without a request
+   * to drain that second first. Checkpoints saved by earlier versions may still say so.
+   */
   first: boolean;
   cursor?: Cursor;
   done: boolean;
@@ -28,16 +33,23 @@ export function sliceCount(total: number | undefined, concurrency: number, batch
  */
 export function slicesFromBoundaries(from: string, hi: string, boundaries: Array<string | undefined>): SliceState[] {
   const cuts = [...new Set(boundaries.filter((b): b is string => b !== undefined && b > from && b < hi))].sort();
-  const edges = [from, ...cuts, hi];
+  const edges = [shiftSnTimestamp(from, -1), ...cuts, hi];
   const slices: SliceState[] = [];
-  for (let i = 0; i + 1 < edges.length; i++) slices.push({ start: edges[i]!, end: edges[i + 1]!, first: i === 0, done: false });
+  for (let i = 0; i + 1 < edges.length; i++) slices.push({ start: edges[i]!, end: edges[i + 1]!, first: false, done: false });
   return slices;
+}
+
+/**
+ * Where the slices of `total` rows end: the timestamp of the last row of each share. A slice
+ * ending at the first row of the next share would hold one row too many, and that one row costs
+ * the slice a whole extra request (and the run, which waits for its slowest slice).
+ */
+export function cutPositions(total: number, count: number): number[] {
+  return Array.from({ length: count - 1 }, (_, i) => Math.floor((total * (i + 1)) / count) - 1);
 }
 
 export async function planSlices(reader: TableReader, query: string | undefined, from: string, hi: string, total: number, count: number, signal?: AbortSignal): Promise<SliceState[]> {
   const range = rangeQuery(from, hi, query);
-  const boundaries = await Promise.all(
-    Array.from({ length: count - 1 }, (_, i) => reader.timestampAt(range, Math.floor((total * (i + 1)) / count), signal)),
-  );
+  const boundaries = await Promise.all(cutPositions(total, count).map((position) => reader.timestampAt(range, position, signal)));
   return slicesFromBoundaries(from, hi, boundaries);
 }

@@ -62,8 +62,8 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     const saved = JSON.parse(await readFile(cp, 'utf8'));
     const slices = saved.tables.incident.slices as SavedSlice[];
     expect(slices).toHaveLength(4);
-    expect(slices[0]!.first).toBe(true);
-    expect(slices.slice(1).every((s) => !s.first)).toBe(true);
+    expect(slices[0]!.start).toBe('1969-12-31 23:59:59'); // the range starts at 1970-01-01 00:00:00, inclusive
+    expect(slices.every((s) => !s.first)).toBe(true);
     for (let i = 1; i < slices.length; i++) expect(slices[i]!.start).toBe(slices[i - 1]!.end);
     expect(slices[3]!.end).toBe(saved.tables.incident.slicesHi);
     const partly = slices.filter((s) => s.cursor !== undefined && !s.done);
@@ -72,7 +72,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
       expect(s.cursor!.updatedOn >= s.start && s.cursor!.updatedOn <= s.end).toBe(true);
     }
     // The dense second belongs to exactly one slice, whole.
-    const owners = slices.filter((s) => (s.first ? s.start <= burstSecond : s.start < burstSecond) && burstSecond <= s.end);
+    const owners = slices.filter((s) => s.start < burstSecond && burstSecond <= s.end);
     expect(owners).toHaveLength(1);
 
     const requestsBefore = sim.requests.length;
@@ -83,7 +83,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     // Resumed, not restarted: no slice that had a cursor started over from its start.
     const rereads = sim.requests.slice(requestsBefore).filter((r) => r.path === '/api/now/table/incident' && r.query.sysparm_limit === '200');
     for (const s of partly) {
-      const fromStart = (q: string) => q.startsWith(`sys_updated_on>${s.start}^sys_updated_on<=${s.end}^`) || q === `sys_updated_on=${s.start}^ORDERBYsys_id`;
+      const fromStart = (q: string) => q.startsWith(`sys_updated_on>${s.start}^sys_updated_on<=${s.end}^`);
       expect(rereads.some((r) => fromStart(r.query.sysparm_query ?? ''))).toBe(false);
     }
     expect(new Set([...firstIds, ...secondIds])).toEqual(new Set(visible));
@@ -95,6 +95,22 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     expect(after.tables.incident.slices).toBeUndefined();
     const top = sim.visibleRows('incident').map((r) => `${String(r.sys_updated_on)}|${String(r.sys_id)}`).sort().pop()!;
     expect(`${after.tables.incident.cursor.updatedOn}|${after.tables.incident.cursor.sysId}`).toBe(top);
+  });
+
+  it('slices hold equal shares of rows: every slice needs the same requests, and none is wasted', async () => {
+    // 4,000 rows in distinct seconds, 4 slices of exactly 1,000 = 2 pages of 500 each.
+    sim = await startSimulator({ rows: 4000, seed: 65 });
+    const dir = await tempDir();
+    const res = await runCli(args(sim, join(dir, 'cp.json'), '--batch-size', '500', '--concurrency', '4'));
+    expect(res.code, res.stderr).toBe(0);
+    expect(ids(res.stdout).sort()).toEqual(visibleIds(sim).sort());
+    const table = tableRequests(sim);
+    const pages = table.filter((r) => r.query.sysparm_limit === '500');
+    // One probe for the count and the clock, 3 for the cuts, then per slice: a page, the drain of
+    // its last second, the last page. No drain of the range's first second, no re-read at the end.
+    expect(table.length - pages.length).toBe(4);
+    expect(pages.filter((r) => r.rows === 500)).toHaveLength(8);
+    expect(pages).toHaveLength(12);
   });
 
   it('a 429 with Retry-After holds back every worker until it has passed, and the run completes', async () => {

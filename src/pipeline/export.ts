@@ -227,11 +227,12 @@ export class Exporter {
     void hi;
   }
 
-  /** One catch-up of every stream up to `hi`. Returns true when a page came back full. */
-  async catchUp(hi: string): Promise<boolean> {
+  /** One catch-up of every stream (but `skip`) up to `hi`. Returns true when a page came back full. */
+  async catchUp(hi: string, skip: ReadonlyArray<Stream['name']> = []): Promise<boolean> {
     const { config, signal, reporter, stats } = this.ctx;
     let full = false;
     for (const stream of this.ctx.streams) {
+      if (skip.includes(stream.name)) continue;
       const from = sweepStart(this.committed.get(stream.name), config.since, config.overlap);
       for await (const page of stream.reader.sweep(from, hi, signal)) {
         await this.deliver(stream, page.rows, page.cursor);
@@ -264,8 +265,11 @@ export class Exporter {
           await this.ctx.store.commit();
         }
       }
+      const slicedTo = this.slices ? this.slicesHi : undefined;
       if (this.slices) await this.runSlices(this.slicesHi!);
-      await this.catchUp(hi);
+      // Slices planned in this run read every row up to `hi`: re-reading the overlap behind the
+      // highest of them would cost requests and find nothing a single sweep would have found.
+      await this.catchUp(hi, slicedTo === hi ? ['rows'] : []);
       if (!config.follow) return done(signal.aborted);
 
       reporter.info(`caught up at ${this.cursor?.updatedOn ?? config.since}; following ${config.table} every ${config.pollInterval} s`);

@@ -12,6 +12,11 @@ export interface LimiterOptions {
    * long passes without another 429 (default 10 s).
    */
   recoverAfterMs?: number;
+  /**
+   * The hourly budget is spent: no request starts before `untilMs`. Said once per moment waited
+   * for, so a run that stalls for minutes says why.
+   */
+  onHourlyWait?: (untilMs: number) => void;
   now?: () => number;
 }
 
@@ -32,6 +37,7 @@ export class RequestLimiter {
   private readonly now: () => number;
   private cap: number;
   private capChangedAt = 0;
+  private announcedUntil = 0;
 
   constructor(private readonly options: LimiterOptions) {
     this.now = options.now ?? Date.now;
@@ -78,7 +84,14 @@ export class RequestLimiter {
     const n = this.starts.length;
     // The perSecond-th most recent start must be a second old, the perHour-th an hour old.
     if (perSecond && n >= perSecond) wait = Math.max(wait, this.starts[n - perSecond]! + 1000 - now);
-    if (perHour && n >= perHour) wait = Math.max(wait, this.starts[n - perHour]! + 3_600_000 - now);
+    if (perHour && n >= perHour) {
+      const until = this.starts[n - perHour]! + 3_600_000;
+      if (until - now >= 1000 && until > this.announcedUntil) {
+        this.announcedUntil = until;
+        this.options.onHourlyWait?.(until);
+      }
+      wait = Math.max(wait, until - now);
+    }
     return wait;
   }
 

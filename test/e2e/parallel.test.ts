@@ -153,6 +153,31 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     expect(startsDuringPause(table, 1000)).toEqual([]);
   });
 
+  it('--max-requests-per-hour: the budget spent, nothing more starts and the run says until when; SIGTERM keeps what was written', async () => {
+    sim = await startSimulator({ rows: 3000, seed: 66 });
+    const dir = await tempDir();
+    const cp = join(dir, 'cp.json');
+    const child = spawnCli(args(sim, cp, '--batch-size', '500', '--concurrency', '2', '--max-requests-per-hour', '6'));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = new Promise<number | null>((r) => child.on('close', r));
+    await waitFor(() => /the hour's requests are spent/.test(stderr), 20_000, 'the pacing notice');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(tableRequests(sim)).toHaveLength(6);
+    const until = /the next starts at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/.exec(stderr)![1]!;
+    const first = tableRequests(sim)[0]!.at;
+    expect(Math.abs(Date.parse(`${until.replace(' ', 'T')}Z`) - (first + 3_600_000))).toBeLessThan(1500);
+    child.kill('SIGTERM');
+    expect(await code).toBe(0);
+    expect(tableRequests(sim)).toHaveLength(6);
+    const written = ids(stdout);
+    expect(written.length).toBeGreaterThan(0);
+    const saved = JSON.parse(await readFile(cp, 'utf8'));
+    expect(saved.tables.incident.rows).toBe(written.length);
+  });
+
   it('--max-requests-per-second paces the whole run, across every worker', async () => {
     sim = await startSimulator({ rows: 1000, seed: 64, latencyMs: 20 });
     const dir = await tempDir();

@@ -54,7 +54,13 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
     connectTimeoutMs: config.connectTimeout * 1000,
     proxy: config.proxy,
     retry: retryPolicy(config, env),
-    limiter: new RequestLimiter({ concurrency: config.concurrency, perHour: config.maxRequestsPerHour, perSecond: config.maxRequestsPerSecond }),
+    limiter: new RequestLimiter({
+      concurrency: config.concurrency,
+      perHour: config.maxRequestsPerHour,
+      perSecond: config.maxRequestsPerSecond,
+      onHourlyWait: (until) =>
+        reporter.info(`--max-requests-per-hour ${config.maxRequestsPerHour}: the hour's requests are spent; the next starts at ${new Date(until).toISOString().slice(0, 19).replace('T', ' ')} UTC`),
+    }),
     events: {
       request: (r) => {
         reporter.verbose(

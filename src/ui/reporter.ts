@@ -1,5 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 
 export interface ReporterOptions {
   stream?: NodeJS.WriteStream;
@@ -41,6 +41,9 @@ export class Reporter {
   private readonly quiet: boolean;
   readonly verboseEnabled: boolean;
   private spinner?: Ora;
+  /** Set while the terminal's progress line is wanted (ora is loaded on demand). */
+  private progressWanted = false;
+  private lastProgress?: ProgressState;
   private started = Date.now();
   private lastPlain = 0;
   private readonly warned = new Set<string>();
@@ -48,7 +51,9 @@ export class Reporter {
   constructor(options: ReporterOptions = {}) {
     const env = options.env ?? process.env;
     this.stream = options.stream ?? process.stderr;
-    this.isTTY = Boolean(this.stream.isTTY) && env.TERM !== 'dumb';
+    // A terminal that reports no width (some CI pseudo-terminals, `docker -t`) would send ora's
+    // line clearing into a loop: treat it like a pipe.
+    this.isTTY = Boolean(this.stream.isTTY) && env.TERM !== 'dumb' && (this.stream.columns ?? 0) > 0;
     const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
     this.color = new Chalk({ level: this.isTTY && !noColor ? 1 : 0 });
     this.quiet = Boolean(options.quiet);
@@ -93,7 +98,13 @@ export class Reporter {
   startProgress(): void {
     this.started = Date.now();
     if (this.quiet || !this.isTTY) return;
-    this.spinner = ora({ stream: this.stream, text: 'starting…', discardStdin: false, hideCursor: false }).start();
+    // ora (and what it pulls in) costs about 14 MB: load it only for a terminal.
+    this.progressWanted = true;
+    void import('ora').then(({ default: ora }) => {
+      if (!this.progressWanted || this.spinner) return;
+      const text = this.lastProgress ? this.progressLine(this.lastProgress) : 'starting…';
+      this.spinner = ora({ stream: this.stream, text, discardStdin: false, hideCursor: false }).start();
+    });
   }
 
   progressLine(p: ProgressState): string {
@@ -111,10 +122,12 @@ export class Reporter {
 
   progress(p: ProgressState): void {
     if (this.quiet) return;
+    this.lastProgress = p;
     if (this.spinner) {
       this.spinner.text = this.progressLine(p);
       return;
     }
+    if (this.progressWanted) return; // the spinner is on its way and will show this
     // Not a terminal: a plain line every 30 s so cron and CI logs show life, no animation.
     const now = Date.now();
     if (now - this.lastPlain >= 30_000 && now - this.started >= 30_000) {
@@ -124,6 +137,7 @@ export class Reporter {
   }
 
   stopProgress(): void {
+    this.progressWanted = false;
     if (this.spinner) {
       this.spinner.stop();
       this.spinner = undefined;

@@ -30,7 +30,8 @@ export function chooseGrant(c: Pick<OAuthCredentials, 'user' | 'password' | 'ref
 
 const REFUSED: Record<Grant, string> = {
   password: 'the client id/secret or the user/password',
-  client_credentials: 'the client id or client secret (and client_credentials must be enabled on the instance)',
+  client_credentials:
+    'the client id or client secret; and client_credentials must be enabled on the instance (system property glide.oauth.inbound.client.credential.grant_type.enabled = true, Washington DC or later) with an OAuth Application User on the client',
   refresh_token: 'the refresh token (expired or revoked? obtain a new one) or the client id/secret',
 };
 

@@ -1,7 +1,10 @@
 // Pure units: records → messages, their sizes (checked against kafkajs's own encoder), chunking.
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { BATCH_OVERHEAD, chunkMessages, compressionSlack, headersSize, MessageBuilder, recordSize, snToMillis, type OutMessage } from '../../src/sinks/kafka/messages.js';
+import { installKafkajsSpeedups } from '../../src/sinks/kafka/kafkajs-speedups.js';
+import { murmur2, partitionOf } from '../../src/sinks/kafka/partitioner.js';
 import type { ChangeRecord } from '../../src/sinks/types.js';
 
 const require = createRequire(import.meta.url);
@@ -19,13 +22,13 @@ describe('MessageBuilder', () => {
     const [m, ...rest] = new MessageBuilder('raw', topicOf).build(rec('u', 'a1'));
     expect(rest).toEqual([]);
     expect(m).toMatchObject({ topic: 'servicenow.incident', key: 'a1', sysId: 'a1', timestamp: String(Date.parse('2024-03-01T10:00:05Z')) });
-    expect(JSON.parse(m!.value!.toString('utf8'))).toEqual(row('a1'));
+    expect(JSON.parse(m!.value!)).toEqual(row('a1'));
     expect(m!.headers).toEqual({ 'nowpipe.table': 'incident', 'nowpipe.instance': INSTANCE, 'nowpipe.op': 'u' });
   });
 
   it('envelope: the change event as value', () => {
     const [m] = new MessageBuilder('envelope', topicOf).build(rec('c', 'a1'));
-    expect(JSON.parse(m!.value!.toString())).toEqual({ op: 'c', table: 'incident', sys_id: 'a1', ts: '2024-03-01T10:00:05Z', instance: INSTANCE, record: row('a1') });
+    expect(JSON.parse(m!.value!)).toEqual({ op: 'c', table: 'incident', sys_id: 'a1', ts: '2024-03-01T10:00:05Z', instance: INSTANCE, record: row('a1') });
     expect(m!.headers['nowpipe.op']).toBe('c');
   });
 
@@ -35,13 +38,15 @@ describe('MessageBuilder', () => {
     expect(raw[0]).toMatchObject({ key: 'gone', value: null, headers: { 'nowpipe.op': 'd' } });
     const env = new MessageBuilder('envelope', topicOf).build(rec('d', 'gone', null));
     expect(env.map((m) => m.value === null)).toEqual([false, true]);
-    expect(JSON.parse(env[0]!.value!.toString())).toMatchObject({ op: 'd', sys_id: 'gone', record: null });
+    expect(JSON.parse(env[0]!.value!)).toMatchObject({ op: 'd', sys_id: 'gone', record: null });
     expect(env.every((m) => m.key === 'gone' && m.headers['nowpipe.op'] === 'd')).toBe(true);
   });
 
   it('multi-byte text is sized in bytes, not characters', () => {
     const [m] = new MessageBuilder('raw', topicOf).build(rec('u', 'a1', row('a1', { short_description: 'Störung – 障害 🚨'.repeat(50) })));
-    expect(m!.value!.length).toBe(Buffer.byteLength(JSON.stringify(row('a1', { short_description: 'Störung – 障害 🚨'.repeat(50) }))));
+    const text = JSON.stringify(row('a1', { short_description: 'Störung – 障害 🚨'.repeat(50) }));
+    expect(text.length).toBeLessThan(Buffer.byteLength(text));
+    expect(m!.bytes).toBe(recordSize(2, Buffer.byteLength(text), headersSize(m!.headers)));
   });
 
   it('snToMillis reads raw ServiceNow time as UTC', () => {
@@ -80,6 +85,28 @@ describe('sizes match what kafkajs encodes', () => {
   });
 });
 
+describe('the partitioner', () => {
+  // kafkajs's own murmur2 (64-bit Long arithmetic), the Java client's algorithm.
+  const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2') as (key: Buffer | string) => number;
+
+  it('hashes exactly as kafkajs (and so the Java client) does, for any key', () => {
+    const keys = ['', 'a', 'ab', 'abc', 'abcd', 'abcde', 'Störung 障害', ...Array.from({ length: 3000 }, (_, i) => randomBytes(16 + (i % 7)).toString('hex')), ...Array.from({ length: 200 }, (_, i) => randomBytes(i % 40).toString('latin1'))];
+    for (const key of keys) expect(murmur2(Buffer.from(key, 'utf8')), key).toBe(kafkajsMurmur2(Buffer.from(key, 'utf8')));
+  });
+
+  it("partitionOf: the partition kafkajs's DefaultPartitioner picks", () => {
+    const createDefault = require('kafkajs/src/producer/partitioners/default') as () => (a: { topic: string; partitionMetadata: Array<{ partitionId: number; leader: number }>; message: { key: string } }) => number;
+    const theirs = createDefault();
+    for (const partitions of [1, 2, 3, 12]) {
+      const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 1 }));
+      for (let i = 0; i < 500; i++) {
+        const key = i % 50 === 0 ? `clé-${i}-é` : randomBytes(16).toString('hex');
+        expect(partitionOf(key, partitions)).toBe(theirs({ topic: 't', partitionMetadata, message: { key } }));
+      }
+    }
+  });
+});
+
 describe('chunkMessages', () => {
   const msg = (id: string, bytes: number, topic = 't'): OutMessage => ({ topic, key: id, value: null, headers: {}, sysId: id, bytes });
   const ids = (chunks: OutMessage[][]) => chunks.map((c) => c.map((m) => m.key).join(''));
@@ -108,5 +135,57 @@ describe('chunkMessages', () => {
   it('leaves room for gzip to grow incompressible data', () => {
     expect(compressionSlack(1_048_588, 'none')).toBe(0);
     expect(compressionSlack(1_048_588, 'gzip')).toBeGreaterThan(1_048_588 / 16_384 * 5);
+  });
+});
+
+describe('kafkajs speed-ups (producer thread)', () => {
+  type Enc = { buffer: Buffer; writeUVarInt(v: number): Enc; writeVarInt(v: number): Enc; writeVarLong(v: unknown): Enc; writeVarIntBytes(v: unknown): Enc; writeInt32(v: number): Enc };
+  const Encoder = require('kafkajs/src/protocol/encoder') as { new (size?: number): Enc; sizeOfVarLong(v: unknown): number };
+  const ints = [0, 1, -1, 63, 64, 127, 128, 300, 16_383, 16_384, 2 ** 21, 2 ** 28, 2 ** 31 - 1, -(2 ** 31), 123_456_789];
+  const longs = [...ints, 2 ** 31, -(2 ** 31) - 1, 2 ** 40 + 7, -(2 ** 40), 2 ** 52 - 1, -(2 ** 52) + 1, 2 ** 52, 2 ** 53, 1_709_287_205_000, -1_709_287_205_000];
+
+  /** Everything the producer encodes, through kafkajs's own record and batch encoders. */
+  async function sample(): Promise<{ bytes: Buffer; sizes: number[] }> {
+    const e = new Encoder(4);
+    for (const v of ints) e.writeVarInt(v).writeUVarInt(v >>> 0);
+    for (const v of longs) e.writeVarLong(v);
+    e.writeVarIntBytes(Buffer.alloc(70_000, 1)).writeVarIntBytes('Störung 障害 🚨'.repeat(999)).writeVarIntBytes(null).writeInt32(-5);
+    const records = Array.from({ length: 300 }, (_, i) =>
+      encodeRecord({
+        key: `key-${i}`,
+        value: i % 17 === 0 ? null : i % 5 === 0 ? 'é'.repeat(i * 31) : 'x'.repeat(i * 97),
+        headers: { 'nowpipe.table': 'incident', 'nowpipe.instance': INSTANCE, 'nowpipe.op': 'u' },
+        offsetDelta: i * 3001,
+        timestampDelta: (i % 2 ? -1 : 1) * i * 86_400_000 * 7,
+      }),
+    );
+    // Fixed batch timestamps (the encoder's default is Date.now()).
+    const batch = (await encodeBatch({ records, firstTimestamp: 1_709_287_205_000, maxTimestamp: 1_709_287_999_000 } as never)) as unknown as { buffer: Buffer };
+    return { bytes: Buffer.concat([e.buffer, batch.buffer]), sizes: longs.map((v) => Encoder.sizeOfVarLong(v)) };
+  }
+
+  it('write exactly the bytes kafkajs writes: varints, varlongs, byte strings, records, a batch', async () => {
+    const original = await sample();
+    const restore = installKafkajsSpeedups();
+    try {
+      const fast = await sample();
+      expect(fast.sizes).toEqual(original.sizes);
+      expect(fast.bytes.length).toBe(original.bytes.length);
+      expect(fast.bytes.equals(original.bytes)).toBe(true);
+      expect(original.bytes.length).toBeGreaterThan(1_000_000);
+    } finally {
+      restore();
+    }
+  });
+
+  it('are installed (the originals would not be this fast to call)', () => {
+    const before = Encoder.sizeOfVarLong;
+    const restore = installKafkajsSpeedups();
+    try {
+      expect(Encoder.sizeOfVarLong).not.toBe(before);
+    } finally {
+      restore();
+    }
+    expect(Encoder.sizeOfVarLong).toBe(before);
   });
 });

@@ -1,15 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import kafkajs from 'kafkajs';
-import type { Admin, Kafka as KafkaClient, KafkaConfig, Producer, RetryOptions, SASLOptions } from 'kafkajs';
+import type { Admin, KafkaConfig, logCreator, RetryOptions, SASLOptions } from 'kafkajs';
 import { ConfigError, SinkError } from '../../errors/index.js';
 import type { Reporter } from '../../ui/reporter.js';
 import type { ChangeRecord, Sink } from '../types.js';
 import { kafkaError, rootCause, type KafkaErrorContext } from './errors.js';
 import { KafkaLogs } from './logs.js';
 import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, type OutMessage } from './messages.js';
+import { ProducerLink, RequestFailed, type ProduceRequest, type WireMessage } from './producer-link.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaRetryPolicy, type KafkaSettings } from './settings.js';
 
-const { Kafka, Partitioners, CompressionTypes, ConfigResourceTypes } = kafkajs;
+const { Kafka, ConfigResourceTypes } = kafkajs;
 
 export { kafkaSettings, type KafkaSettings } from './settings.js';
 
@@ -58,6 +59,10 @@ export interface KafkaSinkOptions {
  * dropped by the broker as its "duplicate". For the same reason a producer whose request failed
  * is never used again: the sink refuses further writes and the run ends before the checkpoint
  * moves; the next run resends from the last acknowledged page.)
+ *
+ * The producer runs on a worker thread (producer-worker.ts): kafkajs's encoding costs about as
+ * much CPU as reading the rows, and there it overlaps with the reading. The health check and
+ * everything above stay here.
  */
 export class KafkaSink implements Sink {
   readonly name = 'kafka';
@@ -65,7 +70,8 @@ export class KafkaSink implements Sink {
   private readonly reporter: Reporter;
   private readonly logs: KafkaLogs;
   private readonly builder: MessageBuilder;
-  private producer?: Producer;
+  /** The kafkajs producer, on its own thread. */
+  private producer?: ProducerLink;
   /** Each topic's max.message.bytes, read at open. */
   readonly maxMessageBytes = new Map<string, number>();
   /** After a failed produce request nothing more is sent (see above); every later write gets this. */
@@ -90,7 +96,8 @@ export class KafkaSink implements Sink {
     return { brokers, action, topic, retries: retry.retries, sasl: sasl && { mechanism: sasl.mechanism, username: sasl.username } };
   }
 
-  private async client(retry: KafkaRetryPolicy): Promise<KafkaClient> {
+  /** The client settings shared by the health check and the producer (the CA file read here). */
+  private async clientConfig(retry: KafkaRetryPolicy): Promise<Omit<KafkaConfig, 'logCreator' | 'logLevel'>> {
     const s = this.settings;
     let ssl: KafkaConfig['ssl'];
     if (s.tls) {
@@ -103,18 +110,17 @@ export class KafkaSink implements Sink {
         }
       }
     }
-    return new Kafka({
+    return {
       clientId: s.clientId,
       brokers: s.brokers,
       ssl,
-      sasl: s.sasl as SASLOptions | undefined,
+      // A copy each time: kafkajs adds its authenticator to the object it is given.
+      sasl: s.sasl ? ({ ...s.sasl } as SASLOptions) : undefined,
       connectionTimeout: KAFKA_TIMEOUTS.connectMs,
       authenticationTimeout: KAFKA_TIMEOUTS.authenticationMs,
       requestTimeout: KAFKA_TIMEOUTS.requestMs,
       retry: retryOptions(retry),
-      logLevel: this.logs.level,
-      logCreator: this.logs.creator,
-    });
+    };
   }
 
   /**
@@ -123,25 +129,30 @@ export class KafkaSink implements Sink {
    * its id. Each topic's max.message.bytes is read for sizing the requests.
    */
   async open(): Promise<void> {
-    const checker = await this.client(CHECK_RETRY);
+    const checker = new Kafka({ ...(await this.clientConfig(CHECK_RETRY)), logLevel: this.logs.level, logCreator: this.logs.creator as unknown as logCreator });
+    const producerConfig = await this.clientConfig(this.settings.retry);
     const admin = checker.admin();
-    let producer: Producer | undefined;
+    let link: ProducerLink | undefined;
     const check = async () => {
       await admin.connect().catch((err) => {
         throw kafkaError(err, this.context('connect'));
       });
       await this.checkTopics(admin);
-      producer = (await this.client(this.settings.retry)).producer({
-        idempotent: this.settings.acks === -1,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        // Named explicitly: murmur2 on the key, as Java clients partition (and no kafkajs warning).
-        createPartitioner: Partitioners.DefaultPartitioner,
-        retry: retryOptions(this.settings.retry),
-      });
-      await producer.connect().catch((err) => {
-        throw kafkaError(err, this.context('connect'));
-      });
+      link = new ProducerLink(this.logs);
+      await link
+        .connect(
+          producerConfig,
+          {
+            idempotent: this.settings.acks === -1,
+            maxInFlightRequests: 1,
+            allowAutoTopicCreation: false,
+            retry: retryOptions(this.settings.retry),
+          },
+          this.logs.level,
+        )
+        .catch((err) => {
+          throw kafkaError(err, this.context('connect'));
+        });
     };
     try {
       await withDeadline(check(), KAFKA_TIMEOUTS.healthCheckMs, () =>
@@ -150,12 +161,12 @@ export class KafkaSink implements Sink {
         }),
       );
     } catch (err) {
-      await producer?.disconnect().catch(() => undefined);
+      await link?.terminate().catch(() => undefined);
       throw err;
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    this.producer = producer;
+    this.producer = link;
     this.logs.unmute();
   }
 
@@ -230,19 +241,29 @@ export class KafkaSink implements Sink {
     if (records.length === 0) return;
     const messages: OutMessage[] = [];
     for (const r of records) for (const m of this.builder.build(r)) messages.push(m);
-    for (const chunk of chunkMessages(messages, (t) => this.limitOf(t), MAX_MESSAGES_PER_REQUEST)) {
-      const only = chunk.length === 1 ? chunk[0]! : undefined;
-      if (only && BATCH_OVERHEAD + only.bytes > this.limitOf(only.topic) && this.settings.compression === 'none') {
-        this.oversized(only, BATCH_OVERHEAD + only.bytes);
-        continue;
-      }
+    let chunks = chunkMessages(messages, (t) => this.limitOf(t), MAX_MESSAGES_PER_REQUEST);
+    if (this.settings.compression === 'none') {
+      // A row too large for its topic on its own: fail by name, or skip it if asked to.
+      chunks = chunks.filter((c) => {
+        const m = c.length === 1 ? c[0]! : undefined;
+        if (m && BATCH_OVERHEAD + m.bytes > this.limitOf(m.topic)) {
+          this.oversized(m, BATCH_OVERHEAD + m.bytes);
+          return false;
+        }
+        return true;
+      });
+    }
+    while (chunks.length > 0) {
       try {
-        await this.send(chunk);
+        await this.send(chunks);
+        chunks = [];
       } catch (err) {
-        // Refused as too large (possible only with compression, which we cannot predict): the
-        // broker wrote nothing, so the producer stays usable.
-        if (only && isTooLarge(err)) {
-          this.oversized(only, BATCH_OVERHEAD + only.bytes, true);
+        // Refused as too large (possible only with compression, which cannot be predicted): the
+        // broker wrote nothing of it, so the producer stays usable and the rest goes on.
+        if (err instanceof RequestFailed && chunks[err.request]?.length === 1 && isTooLarge(err.error)) {
+          const m = chunks[err.request]![0]!;
+          this.oversized(m, BATCH_OVERHEAD + m.bytes, true);
+          chunks = chunks.slice(err.request + 1);
           continue;
         }
         throw err;
@@ -262,29 +283,36 @@ export class KafkaSink implements Sink {
     else if (this.skipped.length === 11) this.reporter.warn('kafka sink: skipping more rows that are too large (the count comes at the end)');
   }
 
-  /** One produce request, acknowledged, within the retry budget; a failure retires the producer. */
-  private async send(chunk: OutMessage[]): Promise<void> {
-    const topicMessages: Array<{ topic: string; messages: OutMessage[] }> = [];
-    for (const m of chunk) {
-      const last = topicMessages.at(-1);
-      if (last?.topic === m.topic) last.messages.push(m);
-      else topicMessages.push({ topic: m.topic, messages: [m] });
-    }
+  /**
+   * Produce requests, acknowledged one after the other, within the retry budget. A failure
+   * retires the producer, except a single-row request refused as too large (nothing written).
+   */
+  private async send(chunks: OutMessage[][]): Promise<void> {
+    const requests: ProduceRequest[] = chunks.map((chunk) => {
+      const request: ProduceRequest = [];
+      for (const m of chunk) {
+        const wire: WireMessage = { key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp };
+        const last = request.at(-1);
+        if (last?.topic === m.topic) last.messages.push(wire);
+        else request.push({ topic: m.topic, messages: [wire] });
+      }
+      return request;
+    });
     const { retry, acks, compression } = this.settings;
     // kafkajs nests its retries (a send retries, and each attempt's reconnect retries too), so
-    // the budget is also enforced by the clock: the policy's schedule plus one request timeout.
-    const budgetMs = retryScheduleMs(retry) + KAFKA_TIMEOUTS.requestMs;
+    // the budget is also enforced by the clock: the policy's schedule plus a request timeout each.
+    const budgetMs = retryScheduleMs(retry) + KAFKA_TIMEOUTS.requestMs * requests.length;
     try {
-      await withDeadline(
-        this.producer!.sendBatch({ topicMessages, acks, timeout: KAFKA_TIMEOUTS.requestMs, compression: compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None }),
-        budgetMs,
-        () => Object.assign(new Error(`no acknowledgement within ${Math.round(budgetMs / 1000)} s`), { name: 'KafkaJSTimeout' }),
+      await withDeadline(this.producer!.send(requests, acks, KAFKA_TIMEOUTS.requestMs, compression === 'gzip'), budgetMs, () =>
+        Object.assign(new Error(`no acknowledgement within ${Math.round(budgetMs / 1000)} s`), { name: 'KafkaJSTimeout' }),
       );
     } catch (err) {
-      if (isTooLarge(err) && chunk.length === 1) throw err;
-      const mapped = isTooLarge(err)
-        ? new SinkError(`kafka sink: the broker refused a request of ${chunk.length} messages to ${chunk[0]!.topic} as too large (max.message.bytes taken as ${this.maxMessageBytes.get(chunk[0]!.topic)})`, { cause: err })
-        : kafkaError(err, this.context('write', chunk[0]!.topic));
+      const failed = err instanceof RequestFailed ? chunks[err.request]! : chunks[0]!;
+      const cause = err instanceof RequestFailed ? err.error : err;
+      if (isTooLarge(cause) && failed.length === 1) throw err;
+      const mapped = isTooLarge(cause)
+        ? new SinkError(`kafka sink: the broker refused a request of ${failed.length} messages to ${failed[0]!.topic} as too large (max.message.bytes taken as ${this.maxMessageBytes.get(failed[0]!.topic)})`, { cause })
+        : kafkaError(cause, this.context('write', failed[0]!.topic));
       this.broken = mapped;
       throw mapped;
     }
@@ -296,7 +324,7 @@ export class KafkaSink implements Sink {
     this.producer = undefined;
     this.logs.mute();
     if (producer) {
-      await withDeadline(producer.disconnect(), KAFKA_TIMEOUTS.closeMs, () => new Error('disconnect timed out')).catch(() => undefined);
+      await withDeadline(producer.close(), KAFKA_TIMEOUTS.closeMs, () => new Error('disconnect timed out')).catch(() => producer.terminate().catch(() => undefined));
     }
     if (this.skipped.length > 0) {
       const tables = [...new Set(this.skipped.map((s) => s.table))].join(', ');

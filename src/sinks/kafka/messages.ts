@@ -5,8 +5,8 @@ import type { ChangeRecord, Op } from '../types.js';
 export interface OutMessage {
   topic: string;
   key: string;
-  /** null: a tombstone. */
-  value: Buffer | null;
+  /** The JSON text (kafkajs writes it straight into its request buffer); null: a tombstone. */
+  value: string | null;
   headers: Record<string, string>;
   /** Milliseconds since the epoch, as text (kafkajs's convention). */
   timestamp?: string;
@@ -83,7 +83,7 @@ export class MessageBuilder {
     return h;
   }
 
-  private message(r: ChangeRecord, topic: string, value: Buffer | null): OutMessage {
+  private message(r: ChangeRecord, topic: string, value: string | null): OutMessage {
     const h = this.headers(r, r.op);
     const ms = snToMillis(r.updatedOn);
     const keyBytes = Buffer.byteLength(r.sysId);
@@ -94,16 +94,16 @@ export class MessageBuilder {
       headers: h.headers,
       timestamp: ms === undefined ? undefined : String(ms),
       sysId: r.sysId,
-      bytes: recordSize(keyBytes, value === null ? null : value.length, h.bytes),
+      bytes: recordSize(keyBytes, value === null ? null : Buffer.byteLength(value, 'utf8'), h.bytes),
     };
   }
 
   build(r: ChangeRecord): OutMessage[] {
     const topic = this.topicOf(r.table);
-    if (r.op !== 'd') return [this.message(r, topic, Buffer.from(formatJson(r, this.format), 'utf8'))];
+    if (r.op !== 'd') return [this.message(r, topic, formatJson(r, this.format))];
     const tombstone = this.message(r, topic, null);
     if (this.format !== 'envelope') return [tombstone];
-    return [this.message(r, topic, Buffer.from(formatJson(r, this.format), 'utf8')), tombstone];
+    return [this.message(r, topic, formatJson(r, this.format)), tombstone];
   }
 }
 

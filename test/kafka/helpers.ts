@@ -1,7 +1,7 @@
 // Shared by the Kafka integration tests: the broker address, a real consumer, topics, and a
 // private broker for the tests that stop one. They never skip: no broker, every test fails.
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
@@ -207,6 +207,106 @@ export class OwnBroker {
   /** Stops it and removes its folder. */
   async destroy(): Promise<void> {
     await this.stop().catch(() => undefined);
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A broker with a SASL_SSL listener (PLAIN, user nowpipe), as Confluent Cloud offers one, signed
+ * by a throwaway CA made here with keytool: scripts/kafka.sh has no TLS listener, so this runs
+ * the same jars with its own server.properties. Inter-broker traffic stays on a PLAINTEXT port.
+ */
+export class TlsBroker {
+  private child?: import('node:child_process').ChildProcess;
+  private output = '';
+
+  private constructor(
+    readonly home: string,
+    readonly port: number,
+    private readonly plainPort: number,
+    private readonly controllerPort: number,
+    readonly caFile: string,
+  ) {}
+
+  static async create(): Promise<TlsBroker> {
+    const libs = join(SHARED_HOME, 'libs');
+    if (!existsSync(join(libs, '.complete'))) throw new Error(`no Kafka jars in ${libs}: run bash scripts/kafka.sh start once to fetch them`);
+    const home = await mkdtemp(join(tmpdir(), 'nowpipe-kafka-tls-'));
+    const [port, plainPort, controllerPort] = [await freePort(), await freePort(), await freePort()];
+    const ks = join(home, 'broker.p12');
+    await run('keytool', ['-genkeypair', '-alias', 'broker', '-keyalg', 'RSA', '-keysize', '2048', '-validity', '2', '-dname', 'CN=127.0.0.1', '-ext', 'SAN=ip:127.0.0.1,dns:localhost', '-keystore', ks, '-storetype', 'PKCS12', '-storepass', 'changeit', '-keypass', 'changeit']);
+    const caFile = join(home, 'ca.pem');
+    await run('keytool', ['-exportcert', '-rfc', '-alias', 'broker', '-keystore', ks, '-storepass', 'changeit', '-file', caFile]);
+    const props = [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      'controller.listener.names=CONTROLLER',
+      `listeners=PLAINTEXT://127.0.0.1:${plainPort},CONTROLLER://127.0.0.1:${controllerPort},SASL_SSL://127.0.0.1:${port}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${plainPort},SASL_SSL://127.0.0.1:${port}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL',
+      'inter.broker.listener.name=PLAINTEXT',
+      `log.dirs=${join(home, 'data')}`,
+      'num.partitions=1',
+      'offsets.topic.replication.factor=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'auto.create.topics.enable=false',
+      'sasl.enabled.mechanisms=PLAIN',
+      `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${SASL_PASSWORD}";`,
+      `ssl.keystore.location=${ks}`,
+      'ssl.keystore.type=PKCS12',
+      'ssl.keystore.password=changeit',
+      'ssl.key.password=changeit',
+    ];
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(home, 'server.properties'), `${props.join('\n')}\n`);
+    writeFileSync(join(home, 'log4j.properties'), 'log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n');
+    const cp = `${libs}/*`;
+    await run('java', ['-Xmx256m', '-cp', cp, `-Dlog4j.configuration=file:${join(home, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomBytes(16).toString('base64url')}`, '-c', join(home, 'server.properties')], { timeout: 120_000 });
+    return new TlsBroker(home, port, plainPort, controllerPort, caFile);
+  }
+
+  get brokers(): string[] {
+    return [`127.0.0.1:${this.port}`];
+  }
+
+  async start(): Promise<void> {
+    const { spawn } = await import('node:child_process');
+    const child = spawn('java', ['-Xms128m', '-Xmx384m', '-XX:+UseG1GC', '-cp', `${join(SHARED_HOME, 'libs')}/*`, `-Dlog4j.configuration=file:${join(this.home, 'log4j.properties')}`, 'kafka.Kafka', join(this.home, 'server.properties')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.output += d.toString()));
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`the TLS broker exited (${child.exitCode}):\n${this.output.slice(-3000)}`);
+      if ((await tcpReachable(`127.0.0.1:${this.port}`, 500)) === null && (await tcpReachable(`127.0.0.1:${this.plainPort}`, 500)) === null) {
+        // Listening is not serving: wait until a plain admin call answers.
+        const ok = await withAdmin(async (a) => a.listTopics(), [`127.0.0.1:${this.plainPort}`]).then(
+          () => true,
+          () => false,
+        );
+        if (ok) return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`the TLS broker did not start within 180 s:\n${this.output.slice(-3000)}`);
+  }
+
+  /** Topics are made over the PLAINTEXT port (no credentials needed). */
+  get adminBrokers(): string[] {
+    return [`127.0.0.1:${this.plainPort}`];
+  }
+
+  async destroy(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    }
     rmSync(this.home, { recursive: true, force: true });
   }
 }

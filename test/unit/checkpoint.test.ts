@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/checkpoint/store.js';
@@ -75,6 +75,44 @@ describe('CheckpointStore', () => {
     await writeFile(`${path}.lock`, JSON.stringify({ pid: deadPid, host: (await import('node:os')).hostname(), startedAt: 'then' }));
     const s = new CheckpointStore(path);
     await s.open({ reset: false });
+    await s.close();
+  });
+
+  it('lets exactly one of several runs take over a dead holder\'s lock', async () => {
+    const path = join(await dir(), 'cp.json');
+    const child = spawn(process.execPath, ['-e', '0']);
+    const deadPid = child.pid!;
+    await new Promise((r) => child.on('exit', r));
+    await writeFile(`${path}.lock`, JSON.stringify({ pid: deadPid, host: hostname(), startedAt: 'then' }));
+    // Separate processes (one process has one pid), all racing for the lock, each holding it a while.
+    const lockModule = new URL('../../dist/checkpoint/lock.js', import.meta.url).href;
+    // All start at the same instant, well after every process has loaded.
+    const at = Date.now() + 1500;
+    const script = `import { FileLock } from ${JSON.stringify(lockModule)};
+      const l = new FileLock(${JSON.stringify(`${path}.lock`)});
+      while (Date.now() < ${at});
+      try { await l.acquire(); console.log('got'); await new Promise((r) => setTimeout(r, 1500)); await l.release(); }
+      catch (e) { console.log(/another nowpipe/.test(e.message) ? 'refused' : 'error ' + e.message); }`;
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, () => {
+        const p = spawn(process.execPath, ['--input-type=module', '-e', script]);
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        return new Promise<string>((r) => p.on('close', () => r(out.trim())));
+      }),
+    );
+    expect(outcomes.filter((o) => o === 'got')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'refused')).toHaveLength(7);
+  });
+
+  it('takes over an unreadable lock only once it is too old to be a run still writing it', async () => {
+    const path = join(await dir(), 'cp.json');
+    await writeFile(`${path}.lock`, '');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(`${path}.lock`, old, old);
+    const s = new CheckpointStore(path);
+    await s.open({ reset: false });
+    expect(JSON.parse(await readFile(`${path}.lock`, 'utf8')).pid).toBe(process.pid);
     await s.close();
   });
 

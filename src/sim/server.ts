@@ -366,12 +366,20 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     const fieldsParam = q.get('sysparm_fields');
     const fields = fieldsParam ? fieldsParam.split(',').map((f) => f.trim()).filter((f) => t.fields.has(f)) : undefined;
 
+    if (m[2]) {
+      // One record: `{"result": {...}}`, or 404 when it is missing or hidden by ACLs.
+      const s = t.byId.get(m[2]);
+      if (!s || s.visibleAt > now || s.hidden) {
+        rec.status = 404;
+        return send(res, 404, errorBody('No Record found', "Record doesn't exist or ACL restricts the record retrieval"));
+      }
+      rec.status = 200;
+      rec.rows = 1;
+      return send(res, 200, `{"result":${render(s, fields, mode, excludeLinks)}}`);
+    }
     let matched: Stored[];
     let scrambled: Stored[] | undefined;
-    if (m[2]) {
-      const s = t.byId.get(m[2]);
-      matched = s && s.visibleAt <= now ? [s] : [];
-    } else {
+    {
       const parsed = parseEncodedQuery(q.get('sysparm_query') ?? '', t.fields);
       const filter = compileFilter(parsed);
       // Binary-search the rows (kept sorted by sys_updated_on, sys_id) for plain range queries.

@@ -115,7 +115,7 @@ try {
   }
 
   const kcat = median(results.get(cases[2].name));
-  console.log(`${fmt(rows)} rows of ~1 KB (${fmt(valueBytes / 1e6, 1)} MB of values), 1 partition, acks=all + idempotent, median of ${runs} runs, Node ${process.version}, ${execFileSync('kcat', ['-V']).toString().split('\n')[0]}`);
+  console.log(`${fmt(rows)} rows of ~1 KB (${fmt(valueBytes / 1e6, 1)} MB of values), 1 partition, acks=all + idempotent, median of ${runs} runs, Node ${process.version}, kcat ${/Version (\S+)/.exec(execFileSync('kcat', ['-V']).toString())?.[1] ?? '?'} (librdkafka ${/librdkafka (\S+)/.exec(execFileSync('kcat', ['-V']).toString())?.[1] ?? '?'})`);
   console.log(`load average (1/5/15 min) before and after each round: ${loads.join(' → ')}`);
   console.log('| producer | time | rows/s | MB/s | vs kcat |');
   console.log('| --- | --- | --- | --- | --- |');

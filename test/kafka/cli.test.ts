@@ -311,6 +311,10 @@ describe('nowpipe --sink kafka (built CLI, simulator, real broker)', () => {
     const r = await runCli(base(sim, join(await tempDir(), 'cp.json'), '--topic', t, '--until', '2000-01-01'), { env: INSTANCE_ENV });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`warning: kafka: topic ${t} deletes records by age (retention.ms 7 days)`);
+    // Not when every row the run can write is younger than the retention.
+    const recent = await runCli(base(sim, join(await tempDir(), 'cp.json'), '--topic', t, '--since', new Date(Date.now() - 86_400_000).toISOString(), '--until', new Date(Date.now() - 3_600_000).toISOString()), { env: INSTANCE_ENV });
+    expect(recent.code, recent.stderr).toBe(0);
+    expect(recent.stderr).not.toContain('deletes records by age');
   });
 });
 

@@ -6,7 +6,7 @@ import type { Reporter } from '../../ui/reporter.js';
 import type { ChangeRecord, Sink } from '../types.js';
 import { kafkaError, rootCause, type KafkaErrorContext } from './errors.js';
 import { KafkaLogs } from './logs.js';
-import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, type OutMessage } from './messages.js';
+import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, snToMillis, type OutMessage } from './messages.js';
 import { ProducerLink, RequestFailed, type ProduceRequest, type WireMessage } from './producer-link.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaRetryPolicy, type KafkaSettings } from './settings.js';
 
@@ -209,7 +209,7 @@ export class KafkaSink implements Sink {
     try {
       const described = await admin.describeConfigs({
         includeSynonyms: false,
-        resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes', 'cleanup.policy', 'retention.ms'] })),
+        resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes', 'cleanup.policy', 'retention.ms', 'message.timestamp.type'] })),
       });
       entries = new Map(described.resources.map((r) => [r.resourceName, new Map(r.configEntries.map((e) => [e.configName, e.configValue]))]));
     } catch (err) {
@@ -219,10 +219,20 @@ export class KafkaSink implements Sink {
       const config = entries.get(topic);
       const max = Number(config?.get('max.message.bytes'));
       this.maxMessageBytes.set(topic, Number.isFinite(max) && max > BATCH_OVERHEAD ? max : DEFAULT_MAX_MESSAGE_BYTES);
+      // Time-based retention goes by the record timestamps, which are the rows' sys_updated_on:
+      // a backfill of rows older than retention.ms would be deleted as soon as their segment
+      // closes. Said only when the run can write such rows.
       const retention = Number(config?.get('retention.ms'));
-      if (config?.get('cleanup.policy')?.includes('delete') && Number.isFinite(retention) && retention >= 0) {
+      const oldest = snToMillis(this.settings.oldestSince) ?? 0;
+      if (
+        config?.get('cleanup.policy')?.includes('delete') &&
+        config.get('message.timestamp.type') !== 'LogAppendTime' &&
+        Number.isFinite(retention) &&
+        retention >= 0 &&
+        oldest < Date.now() - retention
+      ) {
         this.reporter.warn(
-          `kafka: topic ${topic} deletes records by age (retention.ms ${humanMs(retention)}), and each record's timestamp is its row's sys_updated_on: older rows can be deleted soon after they are written. For a copy of the table use cleanup.policy=compact or retention.ms=-1`,
+          `kafka: topic ${topic} deletes records by age (retention.ms ${humanMs(retention)}), and each record's timestamp is its row's sys_updated_on: rows updated before then can be deleted soon after they are written. For a copy of the table use cleanup.policy=compact or retention.ms=-1`,
         );
       }
       this.reporter.verbose(`kafka: topic ${topic}: max.message.bytes ${this.maxMessageBytes.get(topic)}`);

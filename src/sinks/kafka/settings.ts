@@ -62,6 +62,8 @@ export interface KafkaSettings {
   skipOversized: boolean;
   format: Format;
   retry: KafkaRetryPolicy;
+  /** The earliest --since of the run's tables (raw ServiceNow time): how old its records can be. */
+  oldestSince: string;
 }
 
 /** The validated config as the Kafka sink needs it (the schema already refused anything inconsistent). */
@@ -81,5 +83,6 @@ export function kafkaSettings(config: Config): KafkaSettings {
     skipOversized: config.skipOversized,
     format: config.format,
     retry: { ...DEFAULT_KAFKA_RETRY, retries: config.kafkaRetries },
+    oldestSince: config.tableNames.map((t) => configForTable(config, t).since).reduce((a, b) => (b < a ? b : a), config.since),
   };
 }

@@ -133,11 +133,13 @@ export class KafkaSink implements Sink {
     const producerConfig = await this.clientConfig(this.settings.retry);
     const admin = checker.admin();
     let link: ProducerLink | undefined;
+    let gaveUp = false;
     const check = async () => {
       await admin.connect().catch((err) => {
         throw kafkaError(err, this.context('connect'));
       });
       await this.checkTopics(admin);
+      if (gaveUp) return; // the deadline passed while the topics were checked: no producer thread
       link = new ProducerLink(this.logs);
       await link
         .connect(
@@ -155,11 +157,12 @@ export class KafkaSink implements Sink {
         });
     };
     try {
-      await withDeadline(check(), KAFKA_TIMEOUTS.healthCheckMs, () =>
-        new SinkError(`kafka sink: no answer from the Kafka brokers ${this.settings.brokers.join(',')} within ${KAFKA_TIMEOUTS.healthCheckMs / 1000} s`, {
+      await withDeadline(check(), KAFKA_TIMEOUTS.healthCheckMs, () => {
+        gaveUp = true;
+        return new SinkError(`kafka sink: no answer from the Kafka brokers ${this.settings.brokers.join(',')} within ${KAFKA_TIMEOUTS.healthCheckMs / 1000} s`, {
           hint: 'check --brokers, the network path to them, and --kafka-tls for a TLS listener',
-        }),
-      );
+        });
+      });
     } catch (err) {
       await link?.terminate().catch(() => undefined);
       throw err;

@@ -6,7 +6,6 @@ import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader } from '../servicenow/reader.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
 import { FileSink } from '../sinks/file/index.js';
-import { KafkaSink, kafkaSettings } from '../sinks/kafka/index.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
 import { Reporter } from '../ui/reporter.js';
@@ -128,8 +127,11 @@ export async function buildSink(config: Config, reporter?: Reporter): Promise<Si
         notice: (message) => notices.info(`file sink: ${message}`),
       });
     }
-    case 'kafka':
+    case 'kafka': {
+      // kafkajs (about 14 MB resident) is loaded only by runs that write to Kafka.
+      const { KafkaSink, kafkaSettings } = await import('../sinks/kafka/index.js');
       return new KafkaSink({ settings: kafkaSettings(config), reporter: reporter ?? new Reporter({ quiet: config.quiet, verbose: config.verbose }) });
+    }
     default:
       throw new ConfigError(`sink: "${config.sink}" is not available in this version of nowpipe`);
   }

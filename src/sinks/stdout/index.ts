@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
 import { OutputClosedError, SinkError } from '../../errors/index.js';
-import { formatLine, type Format } from '../format.js';
+import { formatJson, type Format } from '../format.js';
 import type { ChangeRecord, Sink } from '../types.js';
 
-const PIECE_CHARS = 1 << 20;
+const BUFFER_BYTES = 1 << 20;
 
 /**
  * NDJSON on stdout. A write resolves once the stream has handed the bytes on (its callback
@@ -12,6 +12,7 @@ const PIECE_CHARS = 1 << 20;
 export class StdoutSink implements Sink {
   readonly name = 'stdout';
   private closed?: Error;
+  private readonly buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   private readonly onError = (err: NodeJS.ErrnoException) => {
     this.closed = err;
   };
@@ -27,23 +28,30 @@ export class StdoutSink implements Sink {
   }
 
   /**
-   * Writes the page in pieces of about a MiB, each handed on before the next is built: a page
-   * of 10,000 rows is never held as one 10 MB string plus its 10 MB buffer.
+   * Encodes the page straight into a reused buffer of a MiB and hands each full buffer on before
+   * filling it again: the rows' text is never copied into page-sized strings on the JS heap.
    */
   async write(records: ChangeRecord[]): Promise<void> {
-    let piece = '';
+    let used = 0;
     for (const r of records) {
-      piece += formatLine(r, this.format);
-      if (piece.length >= PIECE_CHARS) {
-        await this.put(piece);
-        piece = '';
+      const json = formatJson(r, this.format);
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: check the worst case, write the real one.
+      if (used > 0 && used + json.length * 3 + 1 > this.buffer.length) {
+        await this.put(this.buffer.subarray(0, used));
+        used = 0;
       }
+      if (json.length * 3 + 1 > this.buffer.length) {
+        await this.put(`${json}\n`); // a row bigger than the buffer goes on its own
+        continue;
+      }
+      used += this.buffer.write(json, used, 'utf8');
+      this.buffer[used++] = 0x0a;
     }
-    if (piece !== '') await this.put(piece);
+    if (used > 0) await this.put(this.buffer.subarray(0, used));
   }
 
-  /** Resolves once the stream has handed the text on and, if it was full, drained. */
-  private put(chunk: string): Promise<void> {
+  /** Resolves once the stream has handed the bytes on (the buffer may be reused) and, if it was full, drained. */
+  private put(chunk: string | Buffer): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const fail = (err: NodeJS.ErrnoException) =>
         reject(
@@ -55,7 +63,7 @@ export class StdoutSink implements Sink {
       let flushed = false;
       let drained = true;
       const done = () => flushed && drained && resolve();
-      const ok = this.stream.write(chunk, 'utf8', (err) => {
+      const ok = this.stream.write(chunk, (err) => {
         if (err) return fail(err);
         flushed = true;
         done();

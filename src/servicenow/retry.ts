@@ -61,25 +61,53 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
+/**
+ * The retry budget of one logical operation. `withRetry` is the usual way to use it; loops that
+ * cannot be a single call (a streamed page that goes on from where it broke off) use it directly.
+ */
+export class Retrier {
+  private attempt = 0;
+
+  constructor(
+    private readonly policy: RetryPolicy,
+    private readonly hooks: RetryHooks = {},
+  ) {}
+
+  /** A success: the next failure starts a fresh budget. */
+  reset(): void {
+    this.attempt = 0;
+  }
+
+  /**
+   * After a failure: rethrows it when it must not be retried (or RetriesExhaustedError when the
+   * budget is spent), otherwise waits the backoff (Retry-After exactly when the server said).
+   */
+  async after(err: unknown): Promise<void> {
+    const { policy, hooks } = this;
+    const attempt = this.attempt++;
+    if (hooks.signal?.aborted) throw err;
+    if (!isRetriable(err)) throw err;
+    if (attempt >= policy.retries) throw new RetriesExhaustedError(err as Error, attempt + 1);
+    const delay = retryDelay(policy, attempt, err, hooks.random);
+    if (delay > policy.maxRetryAfterMs) {
+      throw new RetriesExhaustedError(
+        new Error(`${(err as Error).message}; the instance asked to wait ${Math.round(delay / 1000)} s, longer than nowpipe waits`),
+        attempt + 1,
+      );
+    }
+    hooks.onRetry?.(err as NowpipeError, attempt + 1, delay);
+    await (hooks.sleep ?? abortableSleep)(delay, hooks.signal);
+  }
+}
+
 /** Runs `op`, retrying retriable NowpipeErrors per `policy`. Anything else propagates at once. */
 export async function withRetry<T>(op: (attempt: number) => Promise<T>, policy: RetryPolicy, hooks: RetryHooks = {}): Promise<T> {
-  const sleep = hooks.sleep ?? abortableSleep;
+  const retrier = new Retrier(policy, hooks);
   for (let attempt = 0; ; attempt++) {
     try {
       return await op(attempt);
     } catch (err) {
-      if (hooks.signal?.aborted) throw err;
-      if (!isRetriable(err)) throw err;
-      if (attempt >= policy.retries) throw new RetriesExhaustedError(err as Error, attempt + 1);
-      const delay = retryDelay(policy, attempt, err, hooks.random);
-      if (delay > policy.maxRetryAfterMs) {
-        throw new RetriesExhaustedError(
-          new Error(`${(err as Error).message}; the instance asked to wait ${Math.round(delay / 1000)} s, longer than nowpipe waits`),
-          attempt + 1,
-        );
-      }
-      hooks.onRetry?.(err as NowpipeError, attempt + 1, delay);
-      await sleep(delay, hooks.signal);
+      await retrier.after(err);
     }
   }
 }

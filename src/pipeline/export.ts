@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import { NowpipeError, RetriesExhaustedError } from '../errors/index.js';
 import type { ServiceNowClient } from '../servicenow/client.js';
 import { compareCursor, rangeQuery, type Cursor } from '../servicenow/query.js';
-import { rawValue, type TableReader } from '../servicenow/reader.js';
+import { rawValue, type Page, type TableReader } from '../servicenow/reader.js';
 import type { Row } from '../servicenow/response.js';
 import { abortableSleep } from '../servicenow/retry.js';
 import { fromSnTimestamp, shiftSnTimestamp, toSnTimestamp } from '../servicenow/time.js';
@@ -149,8 +149,9 @@ export class Exporter {
    * Writes a page, then, once the sink says it is durable, advances and commits the cursor: the
    * stream's, or the slice's during a parallel backfill.
    */
-  private async deliver(stream: Stream, rows: Row[], pageCursor: Cursor, slice?: SliceState): Promise<void> {
+  private async deliver(stream: Stream, page: Page, slice?: SliceState): Promise<void> {
     const { store, stats, config } = this.ctx;
+    const { rows, cursor: pageCursor } = page;
     const records: ChangeRecord[] = [];
     const dedup = this.dedup.get(stream.name)!;
     for (const row of rows) {
@@ -181,7 +182,7 @@ export class Exporter {
     }
     if (stream.name === 'rows') stats.rows += records.length;
     else stats.deletes += records.length;
-    stats.pages += 1;
+    if (page.end) stats.pages += 1; // pages as requested from the instance, not as handed on
     this.lastPollRows += records.length;
   }
 
@@ -203,7 +204,7 @@ export class Exporter {
             const from = slice.cursor ?? { updatedOn: slice.start, sysId: '' };
             const afterSecond = slice.cursor === undefined && !slice.first;
             for await (const page of rows.reader.sweep(from, slice.end, inner.signal, { afterSecond })) {
-              await this.deliver(rows, page.rows, page.cursor, slice);
+              await this.deliver(rows, page, slice);
               reporter.progress({ ...stats, detail: `${slices.filter((s) => s.done).length}/${slices.length} slices done` });
             }
             slice.done = true;
@@ -234,11 +235,12 @@ export class Exporter {
     for (const stream of this.ctx.streams) {
       if (skip.includes(stream.name)) continue;
       const from = sweepStart(this.committed.get(stream.name), config.since, config.overlap);
+      const fullBefore = stream.reader.fullResponses;
       for await (const page of stream.reader.sweep(from, hi, signal)) {
-        await this.deliver(stream, page.rows, page.cursor);
-        if (page.rows.length >= stream.reader.pageSize) full = true;
+        await this.deliver(stream, page);
         reporter.progress({ ...stats, detail: `at ${page.cursor.updatedOn}` });
       }
+      if (stream.reader.fullResponses > fullBefore) full = true;
     }
     return full;
   }

@@ -5,9 +5,12 @@ import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 import { HttpError, NetworkError, NowpipeError, ResponseError } from '../errors/index.js';
 import { monotonicNow, ServerClock } from './clock.js';
 import { RequestLimiter } from './limiter.js';
-import { streamGet } from './exchange.js';
-import { interpretTableResponse, type TableResponse } from './response.js';
-import { withRetry, type RetryPolicy } from './retry.js';
+import { Exchange, type BatchSize, type ExchangeEnd, type ExchangeHead, type RowBatch } from './exchange.js';
+import { interpretTableResponse, type Row, type TableResponse } from './response.js';
+import { Retrier, withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
+
+/** Collect every row of a response before handing them on (probes, `check`). */
+const WHOLE: BatchSize = { rows: Infinity, bytes: Infinity };
 
 /** Supplies the Authorization header; OAuth plugs in here. */
 export interface AuthProvider {
@@ -114,61 +117,127 @@ export class ServiceNowClient {
     return u.toString();
   }
 
-  /** One attempt: no retries. */
-  async getTableOnce(table: string, params: Params, signal?: AbortSignal, keep?: ReadonlySet<string>): Promise<TableResponse> {
+  /**
+   * One attempt, no retries: yields the rows of a successful response in batches as they
+   * arrive, then returns the rest of the response (count, clock, next link) with no rows. Holds
+   * its limiter slot until the body is read. After a 401 the credentials are refreshed once.
+   */
+  private async *attempt(table: string, params: Params, signal: AbortSignal | undefined, keep: ReadonlySet<string> | undefined, batch: BatchSize): AsyncGenerator<RowBatch, TableResponse> {
     const url = this.tableUrl(table, params);
     const started = Date.now();
     const sentAt = monotonicNow(); // no later than the request left: the clock's upper bound holds
     const report = this.options.events?.request;
-    let refreshed = false;
-    for (;;) {
+    const failed = (err: unknown, status?: number): unknown => {
+      if (signal?.aborted) return signal.reason ?? err;
+      const e = err instanceof RequestError ? networkError(err, 'GET', url) : err;
+      report?.({ method: 'GET', url, status, ms: Date.now() - started, error: (e as Error).message });
+      return e;
+    };
+    for (let refreshed = false; ; refreshed = true) {
       // The token is taken once the slot is ours: a request queued behind a 429 pause must not
       // carry a token that expired while it waited.
       const release = await this.limiter.acquire(signal);
-      let authorization: string | undefined;
-      let res;
+      let status: number | undefined;
       try {
-        authorization = await this.options.auth.header(signal);
+        const authorization = await this.options.auth.header(signal);
+        const exchange = new Exchange(this.http, url, authorization ? { authorization } : {}, signal);
+        let head: ExchangeHead;
+        let end: ExchangeEnd;
+        let count = 0;
         try {
-          res = await streamGet(this.http, url, authorization ? { authorization } : {}, signal, keep);
+          head = await exchange.head;
+          status = head.status;
+          const rowsFollow = status >= 200 && status < 300 && (head.headers['content-type'] ?? '').includes('json');
+          if (!rowsFollow) {
+            end = await exchange.text();
+            if (status === 401 && !refreshed && this.options.auth.refresh) {
+              release();
+              if (await this.options.auth.refresh(signal, authorization)) continue;
+            }
+          } else {
+            const rows = exchange.rows(keep, batch);
+            for (let r = await rows.next(); ; r = await rows.next()) {
+              if (r.done) {
+                end = r.value;
+                break;
+              }
+              count += r.value.rows.length;
+              yield r.value;
+            }
+          }
         } catch (err) {
-          if (signal?.aborted) throw signal.reason ?? err;
-          const e = err instanceof RequestError ? networkError(err, 'GET', url) : err; // ResponseError: a bad row
-          report?.({ method: 'GET', url, ms: Date.now() - started, error: (e as Error).message });
-          throw e;
+          throw failed(err, status);
         }
-      } finally {
-        release();
-      }
-      if (res.status === 401 && !refreshed && this.options.auth.refresh && (await this.options.auth.refresh(signal, authorization))) {
-        refreshed = true;
-        continue;
-      }
-      try {
-        const out = interpretTableResponse(
-          { ...res, method: 'GET', url },
-          { table, user: this.options.user },
-        );
-        if (out.serverDate !== undefined) this.clock.observe({ date: out.serverDate, sentAt, receivedAt: monotonicNow() });
-        report?.({ method: 'GET', url, status: res.status, rows: out.rows.length, ms: Date.now() - started });
+        let out: TableResponse;
+        try {
+          out = interpretTableResponse({ status, headers: head.headers, body: end.body, rows: [], complete: end.complete, bytes: end.bytes, method: 'GET', url }, { table, user: this.options.user });
+        } catch (err) {
+          throw failed(err, status);
+        }
+        if (out.serverDate !== undefined) this.clock.observe({ date: out.serverDate, sentAt, receivedAt: head.receivedAt });
+        report?.({ method: 'GET', url, status, rows: count, ms: Date.now() - started });
         return out;
-      } catch (err) {
-        report?.({ method: 'GET', url, status: res.status, ms: Date.now() - started, error: (err as Error).message });
-        throw err;
+      } finally {
+        release(); // idempotent
       }
     }
   }
 
-  /** One logical request, retried on 429/5xx/network/bad bodies per the retry policy. */
-  /** `keep`: the only fields the caller reads from each row (see parseRow). */
-  getTable(table: string, params: Params, signal?: AbortSignal, keep?: ReadonlySet<string>): Promise<TableResponse> {
-    return withRetry(() => this.getTableOnce(table, params, signal, keep), this.options.retry, {
+  private retryHooks(signal?: AbortSignal): RetryHooks {
+    return {
       signal,
       onRetry: (err, attempt, delay) => {
         // Rate limits are per user: when one request is told to wait, every request waits.
         if (err instanceof HttpError && err.status === 429) this.limiter.pause(Date.now() + delay);
         this.options.events?.retry?.(err, attempt, delay);
       },
-    });
+    };
+  }
+
+  /** A retry budget with this client's policy and hooks, for a loop of requests that is one operation. */
+  retrier(signal?: AbortSignal): Retrier {
+    return new Retrier(this.options.retry, this.retryHooks(signal));
+  }
+
+  /**
+   * One logical request, its rows collected, retried on 429/5xx/network/bad bodies per the
+   * retry policy. `keep`: the only fields the caller reads from each row (see parseRow).
+   */
+  getTable(table: string, params: Params, signal?: AbortSignal, keep?: ReadonlySet<string>): Promise<TableResponse> {
+    return withRetry(
+      async () => {
+        const rows: Row[] = [];
+        const attempt = this.attempt(table, params, signal, keep, WHOLE);
+        for (let r = await attempt.next(); ; r = await attempt.next()) {
+          if (r.done) return { ...r.value, rows };
+          for (const row of r.value.rows) rows.push(row);
+        }
+      },
+      this.options.retry,
+      this.retryHooks(signal),
+    );
+  }
+
+  /**
+   * One page, its rows handed on in batches while the body streams in. Retried per the policy
+   * until the first rows are out; a failure after that is thrown to the caller, which goes on
+   * from the last row it took (see TableReader.sweep) rather than reading those rows again.
+   */
+  async *streamTable(table: string, params: Params, signal: AbortSignal | undefined, keep: ReadonlySet<string> | undefined, batch: BatchSize): AsyncGenerator<RowBatch, TableResponse> {
+    const retrier = this.retrier(signal);
+    for (;;) {
+      let yielded = false;
+      try {
+        const attempt = this.attempt(table, params, signal, keep, batch);
+        for (let r = await attempt.next(); ; r = await attempt.next()) {
+          if (r.done) return r.value;
+          yielded ||= r.value.rows.length > 0;
+          yield r.value;
+        }
+      } catch (err) {
+        if (yielded) throw err;
+        await retrier.after(err);
+      }
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { ResponseError } from '../errors/index.js';
 import type { ServiceNowClient, Params } from './client.js';
+import type { BatchSize } from './exchange.js';
 import { advanceQuery, compareCursor, CURSOR_FIELDS, drainQuery, projection, type Cursor } from './query.js';
 import type { Row, TableResponse } from './response.js';
 import { isSnTimestamp } from './time.js';
@@ -19,7 +20,12 @@ export interface Page {
   rows: Row[];
   /** The cursor after this page: the last row's (timestamp, sys_id). */
   cursor: Cursor;
+  /** The last rows of one response (request) to the instance (unless they were all dropped). */
+  end: boolean;
 }
+
+/** How much of a response is gathered before it is handed on (see sweep). */
+const BATCH: BatchSize = { rows: 1_000, bytes: 1 << 20 };
 
 export interface ReaderEvents {
   pageSizeReduced?: (from: number, to: number) => void;
@@ -51,6 +57,8 @@ export class TableReader {
   private readonly field: string;
   /** The fields the pipeline reads from a row; the rest travels as the row's text (see parseRow). */
   private readonly keep?: ReadonlySet<string>;
+  /** Responses that came back with a full page: more may be waiting past this sweep's end. */
+  fullResponses = 0;
 
   constructor(
     private readonly client: ServiceNowClient,
@@ -101,31 +109,6 @@ export class TableReader {
     return isSnTimestamp(v) ? v : undefined;
   }
 
-  /** One page; resolves with the page size it was asked with (smaller after a cancelled transaction). */
-  private async fetch(query: string, offset: number, signal?: AbortSignal): Promise<{ res: TableResponse; limit: number }> {
-    for (;;) {
-      const limit = this.limit;
-      try {
-        const res = await this.client.getTable(
-          this.options.table,
-          { ...this.baseParams(), sysparm_query: query, sysparm_limit: limit, sysparm_offset: offset > 0 ? offset : undefined },
-          signal,
-          this.keep,
-        );
-        return { res, limit };
-      } catch (err) {
-        // The platform's transaction quota cancels long requests: a smaller page gets through.
-        if (err instanceof ResponseError && err.problem === 'cancelled' && this.limit > 1) {
-          const from = this.limit;
-          this.limit = Math.max(1, Math.floor(this.limit / 2));
-          this.events.pageSizeReduced?.(from, this.limit);
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
-
   cursorOf(row: Row): Cursor {
     const ts = rawValue(row[this.field]);
     const id = rawValue(row.sys_id);
@@ -145,6 +128,11 @@ export class TableReader {
    * Empty pages are not yielded. The generator ends when the range is exhausted. With
    * `afterSecond`, the whole second `from.updatedOn` is excluded (a slice boundary owned by the
    * slice before).
+   *
+   * A page here is a batch of about 1 MiB of one response, handed on while the rest of the
+   * response is still arriving (and the next batch is read while the consumer writes this one),
+   * so memory does not grow with --batch-size. `end` marks a response's last batch. A response
+   * that breaks off after some rows goes on from the last row taken, within the retry budget.
    */
   async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: { afterSecond?: boolean } = {}): AsyncGenerator<Page> {
     if (from.updatedOn > hi) return;
@@ -152,68 +140,104 @@ export class TableReader {
     let draining = !options.afterSecond;
     let offset = 0;
     const output = this.options.displayValue === 'true' ? toDisplay : (r: Row) => r;
-    const next = () => {
+    const retrier = this.client.retrier(signal);
+    for (;;) {
       const query = draining ? drainQuery(cursor, this.options.query, this.field) : advanceQuery(cursor.updatedOn, hi, this.options.query, this.field);
-      const page = this.fetch(query, offset, scope.signal);
-      page.catch(() => undefined); // awaited below; a page fetched ahead may never be needed
-      return page;
-    };
-    // While the consumer writes one page, the next is already on its way: the next query only
-    // needs the last row's cursor, known as soon as the page arrives.
-    const scope = new AbortController();
-    const onAbort = () => scope.abort(signal!.reason);
-    if (signal?.aborted) return;
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      let pending = next();
-      for (;;) {
-        const { res, limit } = await pending;
+      const limit = this.limit;
+      let received = 0;
+      let taken = 0;
+      // Rows of this response in cursor order, past the cursor, within hi.
+      const take = (batch: Row[], end: boolean): Page | undefined => {
         const rows: Row[] = [];
-        let last = cursor;
-        for (const row of res.rows) {
+        for (const row of batch) {
           const c = this.cursorOf(row);
-          if (compareCursor(c, last) <= 0) {
+          if (compareCursor(c, cursor) <= 0) {
             // Sorted keyset results never go backwards; a row that does was already written.
-            this.events.outOfOrder?.(last, c);
+            this.events.outOfOrder?.(cursor, c);
             continue;
           }
           if (c.updatedOn > hi) continue;
           rows.push(output(row));
-          last = c;
+          cursor = c;
         }
-        // X-Total-Count counts rows before ACLs hide any, so it says whether this query has more
-        // rows past this page even when the page came back short or empty.
-        const more = res.totalCount !== undefined ? offset + limit < res.totalCount : res.hasNext || res.rows.length >= limit;
-
-        if (rows.length > 0) {
-          cursor = last;
-          offset = 0;
-          let done = false;
-          if (more) draining = true;
-          else if (draining) draining = false;
-          else done = true;
-          if (!done) pending = next();
-          yield { rows, cursor };
-          if (done) return;
-        } else if (more) {
-          // A block of rows hidden by ACLs: step over it within this same keyset query. Step a
-          // little less than a page so a hidden row leaving the window mid-step cannot make us
-          // jump past a visible one.
-          const step = Math.max(1, limit - Math.ceil(limit / 10));
-          offset += step;
-          this.events.hiddenBlock?.(step);
-          pending = next();
-        } else if (draining) {
-          draining = false;
-          offset = 0;
-          pending = next();
-        } else {
-          return;
+        taken += rows.length;
+        return rows.length > 0 ? { rows, cursor, end } : undefined;
+      };
+      let res: TableResponse | undefined;
+      let failure: unknown;
+      try {
+        const stream = this.client.streamTable(
+          this.options.table,
+          { ...this.baseParams(), sysparm_query: query, sysparm_limit: limit, sysparm_offset: offset > 0 ? offset : undefined },
+          signal,
+          this.keep,
+          BATCH,
+        );
+        try {
+          for (let r = await stream.next(); ; ) {
+            if (r.done) {
+              res = r.value;
+              break;
+            }
+            received += r.value.rows.length;
+            const page = take(r.value.rows, r.value.last);
+            // Read on while the consumer writes this batch (a batch lives about two batches long,
+            // short enough to die young in the garbage collector's nursery).
+            const next = stream.next();
+            next.catch(() => undefined); // unhandled if the consumer stops first
+            if (page) yield page;
+            r = await next;
+          }
+        } finally {
+          // A consumer that stops early leaves the response half read: close it (its connection
+          // and limiter slot), once the read in flight settles.
+          void stream.return(undefined as never).catch(() => undefined);
         }
+      } catch (err) {
+        failure = err;
       }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      scope.abort(); // a page fetched ahead that the consumer no longer wants
+      if (res === undefined) {
+        const err = failure;
+        if (signal?.aborted) throw err; // stopping: nothing more is written
+        // The platform's transaction quota cancels long requests: a smaller page gets through.
+        if (err instanceof ResponseError && err.problem === 'cancelled' && received === 0 && this.limit > 1) {
+          const was = this.limit;
+          this.limit = Math.max(1, Math.floor(this.limit / 2));
+          this.events.pageSizeReduced?.(was, this.limit);
+          continue;
+        }
+        // Broke off after some rows (a reset, a cut-off body): go on from the last row taken.
+        // (Failures before any row were retried by streamTable.)
+        if (received === 0) throw err;
+        await retrier.after(err);
+        draining = true;
+        offset = 0;
+        continue;
+      }
+      retrier.reset();
+      if (received >= limit) this.fullResponses += 1;
+      // X-Total-Count counts rows before ACLs hide any, so it says whether this query has more
+      // rows past this page even when the page came back short or empty.
+      const more = res.totalCount !== undefined ? offset + limit < res.totalCount : res.hasNext || received >= limit;
+
+      if (taken > 0) {
+        offset = 0;
+        if (more) draining = true;
+        else if (draining) draining = false;
+        else return;
+      } else if (more) {
+        // A block of rows hidden by ACLs: step over it within this same keyset query. Step a
+        // little less than a page so a hidden row leaving the window mid-step cannot make us
+        // jump past a visible one.
+        const step = Math.max(1, limit - Math.ceil(limit / 10));
+        offset += step;
+        this.events.hiddenBlock?.(step);
+      } else if (draining) {
+        draining = false;
+        offset = 0;
+      } else {
+        return;
+      }
     }
   }
 }

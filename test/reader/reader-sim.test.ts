@@ -77,21 +77,39 @@ describe('reader traps (simulator over HTTP)', () => {
     expect(sim.requests.some((q) => q.query.sysparm_limit === '500' && q.status === 200)).toBe(true);
   });
 
-  it('fetches the next page while the consumer still holds the current one, and drops it when the consumer stops', async () => {
-    sim = await startSimulator({ rows: 300, seed: 5, latencyMs: 30 });
-    const r = reader(sim, 50);
-    const sweep = r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI);
-    const first = await sweep.next();
-    expect(first.value?.rows).toHaveLength(50);
-    const cursor = first.value!.cursor;
-    // The next page (the rest of the last row's second) was asked for before the consumer came back.
-    await new Promise((done) => setTimeout(done, 100));
-    const pages = () => sim!.requests.filter((q) => q.path.endsWith('/incident'));
-    const asked = pages().length;
-    expect(pages().at(-1)!.query.sysparm_query).toBe(`sys_updated_on=${cursor.updatedOn}^sys_id>${cursor.sysId}^ORDERBYsys_id`);
-    await sweep.return(undefined);
+  it('hands a big response on in batches while it streams, marks its last batch, and asks for nothing more once stopped', async () => {
+    sim = await startSimulator({ rows: 12_000, seed: 5, rowBytes: 1000 });
+    const sweep = reader(sim, 10_000).sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI);
+    const pages: Array<{ rows: number; end: boolean }> = [];
+    for await (const p of sweep) {
+      pages.push({ rows: p.rows.length, end: p.end });
+      if (pages.filter((x) => x.end).length === 1) break; // the first 10,000-row response
+    }
+    expect(pages.length).toBeGreaterThan(3);
+    // About 1,000 rows (1 MiB) a batch: checked as network chunks arrive, so a chunk's rows may go over.
+    expect(Math.max(...pages.map((p) => p.rows))).toBeLessThanOrEqual(1_100);
+    expect(pages.reduce((n, p) => n + p.rows, 0)).toBe(10_000);
+    expect(pages.slice(0, -1).every((p) => !p.end)).toBe(true);
+    const asked = sim.requests.filter((q) => q.path.endsWith('/incident')).length;
     await new Promise((done) => setTimeout(done, 100));
     expect(sim.requests.filter((q) => q.path.endsWith('/incident')).length).toBe(asked);
+  });
+
+  it('a response cut off mid-body goes on from the last row taken: every row once, none read twice', async () => {
+    sim = await startSimulator({ rows: 6_000, seed: 6, rowBytes: 1000, faults: [{ kind: 'truncate' }] });
+    const got: string[] = [];
+    const r = reader(sim, 10_000);
+    // afterSecond: the first request is the big one, so it is the one cut off.
+    for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI, undefined, { afterSecond: true })) got.push(...p.rows.map((x) => x.sys_id as string));
+    expect(got).toHaveLength(6_000);
+    expect(new Set(got).size).toBe(6_000);
+    const pages = sim.requests.filter((q) => q.path.endsWith('/incident'));
+    // The cut response handed on its first rows; the next request starts after the last of them.
+    expect(pages[0]!.query.sysparm_query).toMatch(/^sys_updated_on>/);
+    const after = pages[1]!;
+    expect(after.query.sysparm_query).toMatch(/^sys_updated_on=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\^sys_id>[0-9a-f]{32}\^ORDERBYsys_id$/);
+    // Half the body arrived before the cut: only the other half is asked for again.
+    expect(pages.at(-1)!.rows).toBeLessThan(4_000);
   });
 
   it('asks for an order on every page (the default order is unspecified)', async () => {

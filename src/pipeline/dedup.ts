@@ -24,6 +24,11 @@ export class Dedup {
     return false;
   }
 
+  /** Takes over what another Dedup remembers (a finished slice's last overlap window). */
+  absorb(other: Dedup): void {
+    for (const [key, at] of other.seen) this.check(key, at);
+  }
+
   /** Forgets versions stamped before `ts` (they are behind the overlap window now). */
   evictBefore(ts: string): void {
     for (const [key, at] of this.seen) {

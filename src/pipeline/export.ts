@@ -153,7 +153,7 @@ export class Exporter {
     const { store, stats, config } = this.ctx;
     const { rows, cursor: pageCursor } = page;
     const records: ChangeRecord[] = [];
-    const dedup = this.dedup.get(stream.name)!;
+    const dedup = slice ? this.sliceDedup(slice) : this.dedup.get(stream.name)!;
     for (const row of rows) {
       const c = stream.reader.cursorOf(row);
       if (dedup.check(stream.versionKey(row, c), c.updatedOn)) {
@@ -169,6 +169,7 @@ export class Exporter {
       slice.cursor = max(slice.cursor, pageCursor);
       store.set(this.scope, { ...base, slices: this.slices });
       await store.commit();
+      dedup.evictBefore(shiftSnTimestamp(slice.cursor.updatedOn, -Math.ceil(config.overlap) - 1));
     } else {
       const prev = this.committed.get(stream.name);
       const next = max(prev, pageCursor);
@@ -184,6 +185,21 @@ export class Exporter {
     else stats.deletes += records.length;
     if (page.end) stats.pages += 1; // pages as requested from the instance, not as handed on
     this.lastPollRows += records.length;
+  }
+
+  /**
+   * Each slice remembers the versions it wrote on its own: slices interleave, so one shared
+   * memory could not forget by time; within a slice rows come in time order.
+   */
+  private readonly slicesDedup = new WeakMap<SliceState, Dedup>();
+
+  private sliceDedup(slice: SliceState): Dedup {
+    let d = this.slicesDedup.get(slice);
+    if (!d) {
+      d = new Dedup();
+      this.slicesDedup.set(slice, d);
+    }
+    return d;
   }
 
   /** A parallel backfill of the row stream: every slice concurrently, each resumable. */
@@ -217,7 +233,10 @@ export class Exporter {
     );
     signal.removeEventListener('abort', onAbort);
     if (firstError !== undefined) throw signal.aborted ? signal.reason : firstError;
-    // Every slice is complete: the table goes on as one cursor, at the highest row written.
+    // Every slice is complete: the table goes on as one cursor, at the highest row written, and
+    // the overlap re-read behind it must know what the slices wrote there.
+    const dedup = this.dedup.get('rows')!;
+    for (const slice of slices) dedup.absorb(this.sliceDedup(slice));
     const top = slices.reduce<Cursor | undefined>((acc, s) => (s.cursor ? max(acc, s.cursor) : acc), this.committed.get('rows'));
     const state = store.table(this.scope);
     const cursor = top ?? state?.cursor ?? { updatedOn: config.since, sysId: '' };

@@ -1,0 +1,108 @@
+// Parallel backfill: 200,000 rows of about 1 KB from a simulated instance with a realistic
+// per-request cost (300 ms plus 0.2 ms per row returned), with --concurrency 1, 2, 4 and 8.
+// Reports wall time, rows/s, speedup against 1, table requests, and proves every row arrived:
+// the distinct sys_ids in the output are exactly the simulator's visible rows.
+//
+// stdout goes to a file and is checked after the timed run: the simulator shares this process,
+// and reading 200 MB here while it serves pages would slow the simulator, not nowpipe. An untimed
+// warm-up run first fills the simulator's cache of rendered rows, so no level pays for it.
+// Usage: npm run build && node bench/parallel.mjs [rows] [concurrency,...] [batch-size]
+import { spawn } from 'node:child_process';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startSimulator } from '../dist/sim/index.js';
+import { BIN, fmt } from './lib.mjs';
+
+const rows = Number(process.argv[2] ?? 200_000);
+const levels = (process.argv[3] ?? '1,2,4,8').split(',').map(Number);
+const batch = process.argv[4] ?? '10000';
+const LATENCY = { latencyMs: 300, perRowLatencyMs: 0.2 };
+
+const sim = await startSimulator({ rows, rowBytes: 1000, seed: 7, aclHiddenRatio: 0, ...LATENCY });
+const visible = new Set(sim.visibleRows('incident').map((r) => r.sys_id));
+const dir = await mkdtemp(join(tmpdir(), 'nowpipe-bench-parallel-'));
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+/** GNU time, when present, reports the CPU seconds nowpipe itself used (user + system). */
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/** Runs one backfill with stdout to `out`; resolves with the wall time and nowpipe's CPU time. */
+async function backfill(concurrency, out) {
+  const file = await open(out, 'w');
+  const cpuFile = join(dir, 'cpu.txt');
+  try {
+    const seconds = await new Promise((resolve, reject) => {
+      const args = [BIN, '--url', sim.url, '--table', 'incident', '--user', 'admin', '--checkpoint', join(dir, `cp-${concurrency}-${Date.now()}.json`), '--batch-size', batch, '--concurrency', String(concurrency), '--quiet'];
+      const [cmd, argv] = TIME ? [TIME, ['-o', cpuFile, '-f', '%U %S', process.execPath, ...args]] : [process.execPath, args];
+      const started = process.hrtime.bigint();
+      const child = spawn(cmd, argv, { env: { ...process.env, SERVICENOW_PASSWORD: 'admin' }, stdio: ['ignore', file.fd, 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        const wall = Number(process.hrtime.bigint() - started) / 1e9;
+        if (code !== 0) return reject(new Error(`--concurrency ${concurrency} exited ${code}\n${stderr}`));
+        resolve(wall);
+      });
+    });
+    const cpu = TIME ? (await readFile(cpuFile, 'utf8')).trim().split(/\s+/).map(Number).reduce((a, b) => a + b, 0) : undefined;
+    return { seconds, cpu };
+  } finally {
+    await file.close();
+  }
+}
+
+/** The sys_ids of an NDJSON output file, and its line count. */
+async function idsIn(path) {
+  const ids = new Set();
+  let lines = 0;
+  for await (const line of createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity })) {
+    if (line === '') continue;
+    lines += 1;
+    ids.add(JSON.parse(line).sys_id);
+  }
+  return { ids, lines };
+}
+
+const results = [];
+try {
+  process.stderr.write(`warm-up run (--concurrency ${Math.max(...levels)}, not timed)\n`);
+  await backfill(Math.max(...levels), join(dir, 'warm-up.ndjson'));
+  await rm(join(dir, 'warm-up.ndjson'));
+  for (const concurrency of levels) {
+    sim.requests.length = 0;
+    const before = load();
+    const out = join(dir, `out-${concurrency}.ndjson`);
+    const simCpu = process.cpuUsage();
+    const { seconds, cpu } = await backfill(concurrency, out);
+    const simUsage = process.cpuUsage(simCpu);
+    const after = load();
+    const table = sim.requests.filter((r) => r.path.startsWith('/api/now/table/'));
+    const { ids, lines } = await idsIn(out);
+    await rm(out);
+    const missing = [...visible].filter((id) => !ids.has(id)).length;
+    const extra = [...ids].filter((id) => !visible.has(id)).length;
+    results.push({ concurrency, seconds, cpu, simCpu: (simUsage.user + simUsage.system) / 1e6, lines, distinct: ids.size, missing, extra, requests: table.length, before, after });
+    process.stderr.write(`--concurrency ${concurrency}: ${fmt(seconds, 1)} s, ${table.length} requests, ${ids.size} distinct rows (load ${before} → ${after})\n`);
+  }
+} finally {
+  await sim.close();
+  await rm(dir, { recursive: true, force: true });
+}
+
+const base = results.find((r) => r.concurrency === 1)?.seconds;
+console.log(`parallel backfill of ${fmt(rows)} rows (~1 KB each), pages of ${fmt(Number(batch))}, simulated cost ${LATENCY.latencyMs} ms + ${LATENCY.perRowLatencyMs} ms/row per request; Node ${process.version}`);
+console.log('| --concurrency | time | rows/s | speedup | table requests | nowpipe CPU | simulator CPU | rows out | distinct sys_ids = visible rows | load (1/5/15 min) before → after |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of results) {
+  const complete = r.missing === 0 && r.extra === 0 && r.distinct === visible.size;
+  console.log(
+    `| ${r.concurrency} | ${fmt(r.seconds, 1)} s | ${fmt(rows / r.seconds)} | ${base ? `${fmt(base / r.seconds, 2)}x` : '-'} | ${r.requests} | ${r.cpu === undefined ? '?' : `${fmt(r.cpu, 1)} s`} | ${fmt(r.simCpu, 1)} s | ${fmt(r.lines)} | ${complete ? `yes (${fmt(r.distinct)})` : `NO: ${r.missing} missing, ${r.extra} unknown`} | ${r.before} → ${r.after} |`,
+  );
+}
+const four = results.find((r) => r.concurrency === 4);
+if (base && four) console.log(`speedup at 4: ${fmt(base / four.seconds, 2)}x (target ≥ 3.5x)`);
+if (results.some((r) => r.missing > 0 || r.extra > 0)) process.exitCode = 1;

@@ -5,7 +5,6 @@ import { OAuthProvider } from '../servicenow/oauth.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader } from '../servicenow/reader.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
-import { FileSink } from '../sinks/file/index.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
 import { Reporter } from '../ui/reporter.js';
@@ -114,8 +113,8 @@ export async function buildSink(config: Config, reporter?: Reporter): Promise<Si
     case 'stdout':
       return new StdoutSink(config.format);
     case 'file': {
-      // buildSink has no reporter of the run; recovery notices come before its progress line.
-      const notices = new Reporter({ quiet: config.quiet, verbose: config.verbose });
+      const notices = reporter ?? new Reporter({ quiet: config.quiet, verbose: config.verbose });
+      const { FileSink } = await import('../sinks/file/index.js');
       return new FileSink({
         dir: config.output!, // the schema requires it with --sink file
         tables: config.tableNames,

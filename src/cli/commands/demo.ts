@@ -24,11 +24,12 @@ export async function demoCommand(flags: Flags): Promise<number> {
   try {
     const checkpoint = (rest.checkpoint as string | undefined) ?? join(scratch!, 'checkpoint.json');
     const { config, warnings } = resolveConfig({
-      flags: { table: 'incident', user: 'admin', password: 'admin', ...rest, url: sim.url, checkpoint },
+      // A demo feed polls every second unless told otherwise: 20 s of silence looks broken.
+      flags: { table: 'incident', user: 'admin', password: 'admin', pollInterval: '1', ...rest, url: sim.url, checkpoint },
     });
     for (const w of warnings) reporter.warn(w);
     reporter.info(`demo instance with ${count} incidents at ${sim.url} (user admin); checkpoint ${scratch ? 'in a temporary folder, removed at the end' : checkpoint}`);
-    const stop = config.follow ? sim.startLiveChanges({ perSecond: 2, table: config.table }) : () => undefined;
+    const stop = config.follow ? sim.startLiveChanges({ perSecond: 2, table: config.table, deleteRatio: 0.1 }) : () => undefined;
     try {
       return await runExport(config, new Reporter({ quiet: config.quiet, verbose: config.verbose }));
     } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cutPositions, sliceCount, slicesFromBoundaries } from '../../src/pipeline/slices.js';
+import { cutPositions, sliceCount, sliceStartDelayMs, slicesFromBoundaries } from '../../src/pipeline/slices.js';
 
 describe('slices', () => {
   it('are worth it only for several pages and a concurrency above 1', () => {
@@ -29,5 +29,11 @@ describe('slices', () => {
     const slices = slicesFromBoundaries('2024-01-01 00:00:00', '2024-01-31 00:00:00', ['2024-01-10 00:00:00', dense, dense, undefined, '2024-02-05 00:00:00']);
     expect(slices.map((s) => s.end)).toEqual(['2024-01-10 00:00:00', dense, '2024-01-31 00:00:00']);
     expect(slices.filter((s) => s.start < dense && dense <= s.end)).toHaveLength(1);
+  });
+
+  it('start 300 ms apart, spread over at most a second', () => {
+    expect([0, 1, 2, 3].map((i) => sliceStartDelayMs(i, 4))).toEqual([0, 300, 600, 900]);
+    expect(sliceStartDelayMs(7, 8)).toBe(1000);
+    expect(sliceStartDelayMs(0, 1)).toBe(0);
   });
 });

@@ -11,7 +11,7 @@ import { opOf } from '../sinks/format.js';
 import type { ChangeRecord, Sink } from '../sinks/types.js';
 import type { Reporter } from '../ui/reporter.js';
 import { Dedup } from './dedup.js';
-import { planSlices, sliceCount, type SliceState } from './slices.js';
+import { planSlices, sliceCount, sliceStartDelayMs, type SliceState } from './slices.js';
 
 export interface RunStats {
   rows: number;
@@ -215,8 +215,9 @@ export class Exporter {
     await Promise.all(
       slices
         .filter((s) => !s.done)
-        .map(async (slice) => {
+        .map(async (slice, index, started) => {
           try {
+            await abortableSleep(sliceStartDelayMs(index, started.length), inner.signal);
             const from = slice.cursor ?? { updatedOn: slice.start, sysId: '' };
             const afterSecond = slice.cursor === undefined && !slice.first;
             for await (const page of rows.reader.sweep(from, slice.end, inner.signal, { afterSecond })) {

@@ -135,9 +135,19 @@ export class Exporter {
       this.slicesHi = saved.slicesHi;
     }
     if (saved) {
-      const c = saved.cursor;
-      ctx.reporter.info(`resuming ${ctx.config.table} after ${c.updatedOn} (${saved.rows.toLocaleString('en-US')} rows written before)`);
+      const before = `${saved.rows.toLocaleString('en-US')} rows written before`;
+      ctx.reporter.info(
+        this.slices
+          ? `resuming the parallel backfill of ${ctx.config.table}: ${this.position()}, each slice from its own cursor (${before})`
+          : `resuming ${ctx.config.table} after ${saved.cursor.updatedOn} (${before})`,
+      );
     }
+  }
+
+  /** Where the checkpoint stands, in words: the cursor, or how far the slices of a parallel backfill are. */
+  position(): string {
+    if (this.slices) return `${this.slices.filter((s) => s.done).length} of ${this.slices.length} slices done`;
+    return `at ${this.cursor?.updatedOn ?? this.ctx.store.table(this.scope)?.cursor.updatedOn ?? this.ctx.config.since}`;
   }
 
   /** The cursor of the row stream (for the summary). */

@@ -71,7 +71,7 @@ describe('backfill (built CLI against the simulator)', () => {
     const firstRows = parseNdjson(first.slice(0, first.lastIndexOf('\n') + 1));
     const second = await runCli(args(sim, cp, '--batch-size', '200'));
     expect(second.code).toBe(0);
-    expect(second.stderr).toMatch(/resuming incident after/);
+    expect(second.stderr).toMatch(/resuming the parallel backfill of incident: \d of 4 slices done/);
     const secondRows = parseNdjson(second.stdout);
     const all = new Set([...ids(firstRows), ...ids(secondRows)]);
     expect(all.size).toBe(6000);

@@ -78,7 +78,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     const requestsBefore = sim.requests.length;
     const second = await runCli(run);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stderr).toMatch(/resuming incident after/);
+    expect(second.stderr).toMatch(/resuming the parallel backfill of incident: \d of 4 slices done, each slice from its own cursor/);
     const secondIds = ids(second.stdout);
     // Resumed, not restarted: no slice that had a cursor started over from its start.
     const rereads = sim.requests.slice(requestsBefore).filter((r) => r.path === '/api/now/table/incident' && r.query.sysparm_limit === '200');

@@ -84,7 +84,7 @@ export async function runExport(config: Config, reporter: Reporter): Promise<num
     });
     const failures: Array<{ table: string; err: unknown }> = [];
     reporter.startProgress();
-    const results = await Promise.all(
+    await Promise.all(
       exporters.map(async ({ table, exporter }) => {
         try {
           return await exporter.run();
@@ -104,7 +104,7 @@ export async function runExport(config: Config, reporter: Reporter): Promise<num
       stats.duplicatesDropped > 0 ? `${formatCount(stats.duplicatesDropped)} re-read duplicates dropped` : '',
     ].filter(Boolean);
     const stopped = signal.aborted;
-    const where = config.tableNames.length === 1 ? `checkpoint at ${results[0]?.cursor?.updatedOn ?? config.since} in ${config.checkpoint}` : `checkpoint ${config.checkpoint}`;
+    const where = config.tableNames.length === 1 ? `checkpoint ${exporters[0]!.exporter.position()} in ${config.checkpoint}` : `checkpoint ${config.checkpoint}`;
     if (failures.length === 0 || stats.rows > 0) {
       reporter.summary(
         `${failures.length > 0 ? 'failed' : stopped ? 'stopped' : 'done'}: ${formatCount(stats.rows)} rows of ${config.tableNames.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''} in ${seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${stats.pages} pages, ${stats.retries} retries; ${where}`,

@@ -170,7 +170,7 @@ export class ServiceNowClient {
         }
         let out: TableResponse;
         try {
-          out = interpretTableResponse({ status, headers: head.headers, body: end.body, rows: [], complete: end.complete, bytes: end.bytes, method: 'GET', url }, { table, user: this.options.user });
+          out = interpretTableResponse({ status, headers: head.headers, body: end.body, rows: [], complete: end.complete, bytes: end.bytes, method: 'GET', url }, { table, user: this.options.user, oauth: this.options.auth.refresh !== undefined });
         } catch (err) {
           throw failed(err, status);
         }

@@ -108,7 +108,7 @@ const HIBERNATING = /hibernat/i;
  * Turns one HTTP exchange into rows or a meaningful error. Pure, so every trap in
  * SERVICENOW.md (hibernation page, cut-off body, cancelled transaction) is tested directly.
  */
-export function interpretTableResponse(res: RawResponse, context: { table: string; user?: string }): TableResponse {
+export function interpretTableResponse(res: RawResponse, context: { table: string; user?: string; oauth?: boolean }): TableResponse {
   const { status, method, url, body } = res;
   const details = { method, url };
   const contentType = header(res.headers, 'content-type') ?? '';
@@ -117,7 +117,9 @@ export function interpretTableResponse(res: RawResponse, context: { table: strin
 
   if (status === 401) {
     throw new AuthError(`the instance refused the credentials${message ? ` (${message})` : ''} (${method} ${url})`, {
-      hint: 'check --user and --password (or SERVICENOW_USER / SERVICENOW_PASSWORD); the account must be allowed to use the REST API',
+      hint: context.oauth
+        ? 'the instance refused a fresh OAuth token: check that the OAuth application is active and its user may use the REST API'
+        : 'check --user and --password (or SERVICENOW_USER / SERVICENOW_PASSWORD); the account must be allowed to use the REST API',
     });
   }
   if (status === 403) {

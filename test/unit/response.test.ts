@@ -5,9 +5,9 @@ import { interpretTableResponse, retryAfterMs, type RawResponse } from '../../sr
 const json = { 'content-type': 'application/json;charset=UTF-8' };
 const res = (r: Partial<RawResponse>): RawResponse => ({ status: 200, headers: json, body: '{"result":[]}', method: 'GET', url: 'https://x/api/now/table/incident', ...r });
 const ctx = { table: 'incident', user: 'bob' };
-const attempt = (r: Partial<RawResponse>) => {
+const attempt = (r: Partial<RawResponse>, context: Parameters<typeof interpretTableResponse>[1] = ctx) => {
   try {
-    interpretTableResponse(res(r), ctx);
+    interpretTableResponse(res(r), context);
   } catch (e) {
     return e as Error;
   }
@@ -59,6 +59,10 @@ describe('interpretTableResponse', () => {
     const e401 = attempt({ status: 401, body: '{"error":{"message":"User Not Authenticated"},"status":"failure"}' });
     expect(e401).toBeInstanceOf(AuthError);
     expect(e401.message).toMatch(/refused the credentials/);
+    expect((e401 as AuthError).hint).toMatch(/check --user and --password/);
+    // With OAuth the 401 came after a fresh token: the password is not the thing to check.
+    const oauth401 = attempt({ status: 401, body: '{"error":{"message":"User Not Authenticated"},"status":"failure"}' }, { ...ctx, oauth: true });
+    expect((oauth401 as AuthError).hint).toMatch(/OAuth application is active/);
     const e403 = attempt({ status: 403, body: '{"error":{"message":"Insufficient rights to query records"},"status":"failure"}' });
     expect(e403).toBeInstanceOf(AuthError);
     expect(e403.message).toMatch(/bob may not read table incident/);

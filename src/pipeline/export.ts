@@ -10,6 +10,7 @@ import { fromSnTimestamp, shiftSnTimestamp, toSnTimestamp } from '../servicenow/
 import { opOf } from '../sinks/format.js';
 import type { ChangeRecord, Sink } from '../sinks/types.js';
 import type { Reporter } from '../ui/reporter.js';
+import { Acks } from './acks.js';
 import { Dedup } from './dedup.js';
 import { planSlices, sliceCount, sliceStartDelayMs, type SliceState } from './slices.js';
 
@@ -119,6 +120,8 @@ export class Exporter {
   /** The highest cursor written per stream: what the checkpoint holds. */
   private readonly committed = new Map<Stream['name'], Cursor | undefined>();
   private lastPollRows = 0;
+  /** Writes in flight and their commits, in order (a few batches of reading ahead of the sink). */
+  private readonly acks = new Acks(3);
   /** The slices of a parallel backfill in progress (saved in the checkpoint). */
   private slices?: SliceState[];
   private slicesHi?: string;
@@ -156,15 +159,15 @@ export class Exporter {
   }
 
   /**
-   * Writes a page, then, once the sink says it is durable, advances and commits the cursor: the
-   * stream's, or the slice's during a parallel backfill.
+   * Hands a page to the sink and queues its commit: once the sink says it (and everything before
+   * it) is durable, the cursor advances and is committed, the stream's or, during a parallel
+   * backfill, the slice's. Returns as soon as the reader may go on (see Acks).
    */
   private async deliver(stream: Stream, page: Page, slice?: SliceState): Promise<void> {
-    const { store, stats, config } = this.ctx;
-    const { rows, cursor: pageCursor } = page;
+    const { stats } = this.ctx;
     const records: ChangeRecord[] = [];
     const dedup = slice ? this.sliceDedup(slice) : this.dedup.get(stream.name)!;
-    for (const row of rows) {
+    for (const row of page.rows) {
       const c = stream.reader.cursorOf(row);
       if (dedup.check(stream.versionKey(row, c), c.updatedOn)) {
         stats.duplicatesDropped += 1;
@@ -172,9 +175,16 @@ export class Exporter {
       }
       records.push(stream.toRecord(row, c));
     }
-    if (records.length > 0) await this.ctx.sink.write(records);
+    const written = records.length > 0 ? this.ctx.sink.write(records) : Promise.resolve();
+    await this.acks.add(written, () => this.commit(stream, page, records.length, dedup, slice));
+  }
+
+  /** After the sink made a page durable: advance the cursor and commit the checkpoint. */
+  private async commit(stream: Stream, page: Page, written: number, dedup: Dedup, slice?: SliceState): Promise<void> {
+    const { store, stats, config } = this.ctx;
+    const pageCursor = page.cursor;
     const state = store.table(this.scope);
-    const base = { cursor: state?.cursor ?? { updatedOn: config.since, sysId: '' }, rows: (state?.rows ?? 0) + records.length };
+    const base = { cursor: state?.cursor ?? { updatedOn: config.since, sysId: '' }, rows: (state?.rows ?? 0) + written };
     if (slice) {
       slice.cursor = max(slice.cursor, pageCursor);
       store.set(this.scope, { ...base, slices: this.slices });
@@ -183,7 +193,7 @@ export class Exporter {
     } else {
       const prev = this.committed.get(stream.name);
       const next = max(prev, pageCursor);
-      if (prev === undefined || compareCursor(next, prev) > 0 || records.length > 0) {
+      if (prev === undefined || compareCursor(next, prev) > 0 || written > 0) {
         store.set(this.scope, { ...base, ...(stream.name === 'rows' ? { cursor: next } : {}), [stream.stateKey]: next });
         await store.commit();
         this.committed.set(stream.name, next);
@@ -191,10 +201,10 @@ export class Exporter {
       // Rows older than the overlap behind the cursor will never be re-read: forget them.
       dedup.evictBefore(shiftSnTimestamp(next.updatedOn, -Math.ceil(config.overlap) - 1));
     }
-    if (stream.name === 'rows') stats.rows += records.length;
-    else stats.deletes += records.length;
+    if (stream.name === 'rows') stats.rows += written;
+    else stats.deletes += written;
     if (page.end) stats.pages += 1; // pages as requested from the instance, not as handed on
-    this.lastPollRows += records.length;
+    this.lastPollRows += written;
   }
 
   /**
@@ -234,7 +244,10 @@ export class Exporter {
               await this.deliver(rows, page, slice);
               reporter.progress({ ...stats, detail: `${slices.filter((s) => s.done).length}/${slices.length} slices done` });
             }
-            slice.done = true;
+            // Done only once its last page is durable: `done` is saved with the next commit.
+            await this.acks.add(Promise.resolve(), () => {
+              slice.done = true;
+            });
           } catch (err) {
             // One slice failing stops the others; each keeps what it committed.
             firstError ??= err;
@@ -242,8 +255,12 @@ export class Exporter {
           }
         }),
     );
+    // What was written before a failure or a stop is committed; a failed write is the error.
+    let drainError: unknown;
+    await this.acks.drain().catch((err: unknown) => (drainError = err));
     signal.removeEventListener('abort', onAbort);
     if (firstError !== undefined) throw signal.aborted ? signal.reason : firstError;
+    if (drainError !== undefined) throw drainError;
     // Every slice is complete: the table goes on as one cursor, at the highest row written, and
     // the overlap re-read behind it must know what the slices wrote there.
     const dedup = this.dedup.get('rows')!;
@@ -262,16 +279,23 @@ export class Exporter {
   async catchUp(hi: string, skip: ReadonlyArray<Stream['name']> = []): Promise<boolean> {
     const { config, signal, reporter, stats } = this.ctx;
     let full = false;
-    for (const stream of this.ctx.streams) {
-      if (skip.includes(stream.name)) continue;
-      const from = sweepStart(this.committed.get(stream.name), config.since, config.overlap);
-      const fullBefore = stream.reader.fullResponses;
-      for await (const page of stream.reader.sweep(from, hi, signal)) {
-        await this.deliver(stream, page);
-        reporter.progress({ ...stats, detail: `at ${page.cursor.updatedOn}` });
+    try {
+      for (const stream of this.ctx.streams) {
+        if (skip.includes(stream.name)) continue;
+        const from = sweepStart(this.committed.get(stream.name), config.since, config.overlap);
+        const fullBefore = stream.reader.fullResponses;
+        for await (const page of stream.reader.sweep(from, hi, signal)) {
+          await this.deliver(stream, page);
+          reporter.progress({ ...stats, detail: `at ${page.cursor.updatedOn}` });
+        }
+        if (stream.reader.fullResponses > fullBefore) full = true;
       }
-      if (stream.reader.fullResponses > fullBefore) full = true;
+    } catch (err) {
+      // Commit what was written before the failure (or the stop); the failure is the error.
+      await this.acks.drain().catch(() => undefined);
+      throw err;
     }
+    await this.acks.drain();
     return full;
   }
 

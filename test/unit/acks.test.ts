@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { Acks } from '../../src/pipeline/acks.js';
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('Acks', () => {
+  it('commits in order, each only after its own write, however the writes finish', async () => {
+    const acks = new Acks(3);
+    const writes = [deferred(), deferred(), deferred()];
+    const committed: number[] = [];
+    for (const [i, w] of writes.entries()) await acks.add(w.promise, () => void committed.push(i));
+    writes[2]!.resolve();
+    writes[1]!.resolve();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(committed).toEqual([]); // the first write is not acknowledged: nothing may commit
+    writes[0]!.resolve();
+    await acks.drain();
+    expect(committed).toEqual([0, 1, 2]);
+  });
+
+  it('never commits after a failed write, and says why', async () => {
+    const acks = new Acks(3);
+    const committed: number[] = [];
+    const failed = deferred();
+    await acks.add(Promise.resolve(), () => void committed.push(0));
+    await acks.add(failed.promise, () => void committed.push(1));
+    await acks.add(Promise.resolve(), () => void committed.push(2));
+    failed.reject(new Error('disk full'));
+    await expect(acks.drain()).rejects.toThrow('disk full');
+    expect(committed).toEqual([0]);
+  });
+
+  it('lets the caller run ahead by at most the limit', async () => {
+    const acks = new Acks(2);
+    const writes = [deferred(), deferred(), deferred()];
+    await acks.add(writes[0]!.promise, () => undefined);
+    await acks.add(writes[1]!.promise, () => undefined);
+    let third = false;
+    const adding = acks.add(writes[2]!.promise, () => undefined).then(() => (third = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(third).toBe(false);
+    writes[0]!.resolve();
+    await adding;
+    expect(third).toBe(true);
+    writes[1]!.resolve();
+    writes[2]!.resolve();
+    await acks.drain();
+  });
+});

@@ -120,14 +120,15 @@ export class Exporter {
   /** The highest cursor written per stream: what the checkpoint holds. */
   private readonly committed = new Map<Stream['name'], Cursor | undefined>();
   private lastPollRows = 0;
-  /** Writes in flight and their commits, in order (a few batches of reading ahead of the sink). */
-  private readonly acks = new Acks(3);
+  /** Writes in flight and their commits, in order (reading goes on while the sink works). */
+  private readonly acks: Acks;
   /** The slices of a parallel backfill in progress (saved in the checkpoint). */
   private slices?: SliceState[];
   private slicesHi?: string;
 
   constructor(private readonly ctx: ExportContext) {
     this.scope = scopeOf(ctx.config);
+    this.acks = new Acks(ctx.sink.maxPendingWrites ?? 1);
     const saved: TableState | undefined = ctx.store.table(this.scope);
     for (const s of ctx.streams) {
       this.committed.set(s.name, saved?.[s.stateKey] as Cursor | undefined);

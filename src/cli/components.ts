@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors/index.js';
 import { basicAuth, ServiceNowClient, type AuthProvider } from '../servicenow/client.js';
+import { readableUrl } from '../servicenow/response.js';
 import { OAuthProvider } from '../servicenow/oauth.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader } from '../servicenow/reader.js';
@@ -19,14 +20,6 @@ function retryPolicy(config: Config, env: NodeJS.ProcessEnv): RetryPolicy {
     retries: config.retries,
     ...(Number.isFinite(base) && base > 0 ? { baseDelayMs: base, maxDelayMs: base * 8 } : {}),
   };
-}
-
-function decode(url: string): string {
-  try {
-    return decodeURIComponent(url);
-  } catch {
-    return url;
-  }
 }
 
 /** Basic auth, or OAuth when a client id is configured. */
@@ -62,7 +55,7 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
     events: {
       request: (r) => {
         reporter.verbose(
-          `${r.method} ${decode(r.url)} → ${r.status ?? 'no response'}${r.rows !== undefined ? ` (${r.rows} rows)` : ''} ${r.ms} ms${r.error ? ` — ${r.error}` : ''}`,
+          `${r.method} ${readableUrl(r.url)} → ${r.status ?? 'no response'}${r.rows !== undefined ? ` (${r.rows} rows)` : ''} ${r.ms} ms${r.error ? ` — ${r.error}` : ''}`,
         );
         if (!r.error) outage.recovered();
       },

@@ -8,9 +8,12 @@ export class RetriesExhaustedError extends NowpipeError {
   readonly attempts: number;
 
   constructor(last: Error, attempts: number) {
+    const resume = 'the checkpoint holds everything written so far; run the same command again to resume';
+    const own = (last as { hint?: unknown }).hint;
     super(`gave up after ${attempts} attempts: ${last.message}`, {
       cause: last,
-      hint: 'the checkpoint holds everything written so far; run the same command again to resume (raise --retries or --timeout for a flaky network)',
+      // What the last failure says to fix comes first (a proxy, a certificate), then how to go on.
+      hint: typeof own === 'string' && own !== '' ? `${own}; ${resume}` : `${resume} (raise --retries or --timeout for a flaky network)`,
     });
     this.attempts = attempts;
   }

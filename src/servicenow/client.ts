@@ -6,7 +6,7 @@ import { HttpError, NetworkError, NowpipeError, ResponseError } from '../errors/
 import { monotonicNow, ServerClock } from './clock.js';
 import { RequestLimiter } from './limiter.js';
 import { Exchange, type BatchSize, type ExchangeEnd, type ExchangeHead, type RowBatch } from './exchange.js';
-import { interpretTableResponse, type Row, type TableResponse } from './response.js';
+import { interpretTableResponse, readableUrl, type Row, type TableResponse } from './response.js';
 import { Retrier, withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 
 /** Collect every row of a response before handing them on (probes, `check`). */
@@ -50,14 +50,48 @@ export type Params = Record<string, string | number | boolean | undefined>;
 
 const NON_RETRIABLE_CODES = new Set(['ENOTFOUND', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_INVALID_URL']);
 
+/** The proxy's address without any credentials in it, for messages. */
+function proxyName(proxy: string): string {
+  try {
+    const u = new URL(proxy);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return 'the proxy';
+  }
+}
+
 /** A retriable-unless-permanent network failure, with a message a person can act on. */
-function networkError(err: RequestError, method: string, url: string): NowpipeError {
+function networkError(err: RequestError, method: string, url: string, proxy?: string): NowpipeError {
   const code = err.code;
   if (err instanceof TimeoutError) {
     return new NetworkError(`no answer within the timeout (${err.event})`, { method, url, code: 'ETIMEDOUT' }, { cause: err });
   }
   if (code === 'ERR_BODY_PARSE_FAILURE' || err.name === 'ReadError' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
     return new ResponseError('the connection closed before the whole response arrived', { problem: 'truncated', method, url }, { cause: err });
+  }
+  if (proxy !== undefined) {
+    // hpagent reports a proxy that refuses the tunnel as "Bad response: <status>".
+    const refused = /^Bad response: (\d+)/.exec(err.message);
+    const host = (() => {
+      try {
+        return new URL(proxy).host;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (refused) {
+      const status = Number(refused[1]);
+      return new NetworkError(`the proxy ${proxyName(proxy)} refused the connection to the instance (HTTP ${status})`, { method, url, code, retriable: status >= 500 }, {
+        cause: err,
+        hint: status === 407 ? 'the proxy wants credentials: --proxy http://user:password@proxy:3128 (or HTTPS_PROXY)' : 'check --proxy (or HTTPS_PROXY) and whether the proxy allows the instance',
+      });
+    }
+    if (host !== undefined && (err.message.includes(host) || err.message.includes(host.replace(/:\d+$/, '')))) {
+      return new NetworkError(`cannot reach the proxy ${proxyName(proxy)}: ${code ?? err.message}`, { method, url, code, retriable: code !== 'ENOTFOUND' }, {
+        cause: err,
+        hint: 'check --proxy (or HTTPS_PROXY); NO_PROXY lists hosts reached without it',
+      });
+    }
   }
   const permanent = code !== undefined && NON_RETRIABLE_CODES.has(code);
   const hint = !permanent
@@ -124,12 +158,13 @@ export class ServiceNowClient {
    */
   private async *attempt(table: string, params: Params, signal: AbortSignal | undefined, keep: ReadonlySet<string> | undefined, batch: BatchSize): AsyncGenerator<RowBatch, TableResponse> {
     const url = this.tableUrl(table, params);
+    const shown = readableUrl(url); // for messages: the query decoded
     const started = Date.now();
     const sentAt = monotonicNow(); // no later than the request left: the clock's upper bound holds
     const report = this.options.events?.request;
     const failed = (err: unknown, status?: number): unknown => {
       if (signal?.aborted) return signal.reason ?? err;
-      const e = err instanceof RequestError ? networkError(err, 'GET', url) : err;
+      const e = err instanceof RequestError ? networkError(err, 'GET', shown, this.options.proxy) : err;
       report?.({ method: 'GET', url, status, ms: Date.now() - started, error: (e as Error).message });
       return e;
     };
@@ -170,7 +205,7 @@ export class ServiceNowClient {
         }
         let out: TableResponse;
         try {
-          out = interpretTableResponse({ status, headers: head.headers, body: end.body, rows: [], complete: end.complete, bytes: end.bytes, method: 'GET', url }, { table, user: this.options.user, oauth: this.options.auth.refresh !== undefined });
+          out = interpretTableResponse({ status, headers: head.headers, body: end.body, rows: [], complete: end.complete, bytes: end.bytes, method: 'GET', url: shown }, { table, user: this.options.user, oauth: this.options.auth.refresh !== undefined });
         } catch (err) {
           throw failed(err, status);
         }

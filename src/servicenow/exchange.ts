@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Got } from 'got';
 import { ResponseError } from '../errors/index.js';
 import { monotonicNow } from './clock.js';
-import { parseRow, type Row } from './response.js';
+import { parseRow, readableUrl, type Row } from './response.js';
 import { ResultScanner, ScanError } from './result-scanner.js';
 
 /** Bodies that are not rows (error pages, the hibernation page) are kept only up to this size. */
@@ -103,7 +103,7 @@ export class Exchange {
         }
       } catch (err) {
         const why = err instanceof ScanError || err instanceof SyntaxError ? err.message : String(err);
-        throw new ResponseError(`the response body is not valid JSON (${why})`, { problem: 'truncated', method: 'GET', url: this.url }, { cause: err });
+        throw new ResponseError(`the response body is not valid JSON (${why})`, { problem: 'truncated', method: 'GET', url: readableUrl(this.url) }, { cause: err });
       }
     };
     try {

@@ -38,6 +38,17 @@ export function rowJson(row: Row): string | undefined {
   return (row as { [ROW_JSON]?: string })[ROW_JSON];
 }
 
+/** A URL as a person reads it: the query decoded (`sys_updated_on>=2024-01-01 00:00:00^…`). */
+export function readableUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const query = [...u.searchParams].map(([k, v]) => `${k}=${v}`).join('&');
+    return `${u.origin}${u.pathname}${query ? `?${query}` : ''}`;
+  } catch {
+    return url;
+  }
+}
+
 export interface RawResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
+import { beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,6 +44,28 @@ function tcpReachable(hostPort: string, timeoutMs = 3000): Promise<string | null
 export async function requireBroker(hostPort = BROKERS[0]!, what = 'broker'): Promise<void> {
   const err = await tcpReachable(hostPort);
   if (err !== null) throw new Error(`No Kafka ${what} reachable at ${hostPort} (${err}). Start one with: bash scripts/kafka.sh start (or point NOWPIPE_KAFKA_BROKERS at one)`);
+}
+
+/**
+ * Starts `setUp` in beforeAll but lets each test await it: a broker that cannot start fails
+ * every test with its reason (a throwing beforeAll would only mark them skipped). Returns
+ * `required` for the tests and `settled` for afterAll.
+ */
+export function setUpOnce(setUp: () => Promise<void>): { required: () => Promise<void>; settled: () => Promise<unknown> } {
+  let ready: Promise<unknown> = Promise.resolve();
+  beforeAll(() => {
+    ready = setUp().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  });
+  return {
+    required: async () => {
+      const err = await ready;
+      if (err) throw err;
+    },
+    settled: () => ready,
+  };
 }
 
 export function kafka(brokers = BROKERS, extra: Partial<KafkaConfig> = {}): KafkaType {

@@ -4,10 +4,10 @@
 // and the next run completes the topic.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Row, type Simulator } from '../../src/sim/index.js';
 import { runCli, spawnCli, tempDir, waitFor, type CliResult } from '../helpers/cli.js';
-import { checkpointCursor, createTopic, OwnBroker, readTopic, requireBroker } from './helpers.js';
+import { checkpointCursor, createTopic, OwnBroker, readTopic, requireBroker, setUpOnce } from './helpers.js';
 
 const ROWS = 2000;
 const PAGE = 50;
@@ -34,11 +34,6 @@ async function expectComplete(topic: string): Promise<void> {
   expect(keys.length - unique.size).toBeLessThanOrEqual(PAGE);
 }
 
-/**
- * Started in beforeAll but awaited by each test: a broker that cannot start fails every test with
- * its reason (a throwing beforeAll would only mark them skipped).
- */
-let ready: Promise<unknown>;
 async function setUp(): Promise<void> {
   broker = await OwnBroker.create();
   await broker.start();
@@ -46,22 +41,15 @@ async function setUp(): Promise<void> {
   sim = await startSimulator({ rows: ROWS, rowBytes: 600, seed: 51, aclHiddenRatio: 0, latencyMs: 150 });
   rows = sim.visibleRows('incident');
 }
-
-beforeAll(() => {
-  ready = setUp().then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-});
+const setup = setUpOnce(setUp);
 
 async function requireSetUp(): Promise<void> {
-  const err = await ready;
-  if (err) throw err;
+  await setup.required();
   await requireBroker(broker.brokers[0]);
 }
 
 afterAll(async () => {
-  await ready;
+  await setup.settled();
   await sim?.close();
   await broker?.destroy();
 }, 120_000);

@@ -2,10 +2,10 @@
 // with a SASL_SSL listener and a certificate from a throwaway CA.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { BROKERS, createTopic, readTopic, requireBroker, SASL_PASSWORD, SASL_USER, TlsBroker } from './helpers.js';
+import { BROKERS, createTopic, readTopic, requireBroker, SASL_PASSWORD, SASL_USER, setUpOnce, TlsBroker } from './helpers.js';
 
 const ROWS = 300;
 const env = { SERVICENOW_PASSWORD: 'admin' };
@@ -13,26 +13,16 @@ let broker: TlsBroker;
 let sim: Simulator;
 const topic = 'nowpipe-tls';
 
-/** Awaited by each test: a broker that cannot start fails every test with its reason. */
-let ready: Promise<unknown>;
 async function setUp(): Promise<void> {
   broker = await TlsBroker.create();
   await broker.start();
   await createTopic(topic, { brokers: broker.adminBrokers });
   sim = await startSimulator({ rows: ROWS, seed: 61, aclHiddenRatio: 0 });
 }
-beforeAll(() => {
-  ready = setUp().then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-});
-async function requireSetUp(): Promise<void> {
-  const err = await ready;
-  if (err) throw err;
-}
+const setup = setUpOnce(setUp);
+const requireSetUp = setup.required;
 afterAll(async () => {
-  await ready;
+  await setup.settled();
   await sim?.close();
   await broker?.destroy();
 }, 60_000);

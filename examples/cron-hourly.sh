@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every hour, append the table's changes since the last run to today's folder as closed,
-# gzip-compressed NDJSON files with a manifest (see docs/file-sink.md).
+# gzip-compressed NDJSON files with a manifest (see "Writing files" in the README).
 #
 # crontab (at five past every hour, UTC dates):
 #   5 * * * * SERVICENOW_URL=https://acme.service-now.com SERVICENOW_USER=export /opt/nowpipe/examples/cron-hourly.sh incident >>/var/log/nowpipe-incident.log 2>&1

@@ -52,8 +52,8 @@ export class OAuthProvider implements AuthProvider {
     this.initialGrant = chooseGrant(creds);
   }
 
-  async header(): Promise<string> {
-    const t = this.token && this.now() < this.token.renewAt ? this.token : await this.renew();
+  async header(signal?: AbortSignal): Promise<string> {
+    const t = this.token && this.now() < this.token.renewAt ? this.token : await this.renew(signal);
     return `Bearer ${t.access}`;
   }
 
@@ -62,18 +62,29 @@ export class OAuthProvider implements AuthProvider {
    * the refused request carried: when we already hold a newer token (another request refreshed
    * while this one was in flight), that token is the answer and no second grant is made.
    */
-  async refresh(_signal?: AbortSignal, rejected?: string): Promise<boolean> {
+  async refresh(signal?: AbortSignal, rejected?: string): Promise<boolean> {
     if (rejected !== undefined && this.token && rejected !== `Bearer ${this.token.access}`) return true;
     this.token = undefined;
-    await this.renew();
+    await this.renew(signal);
     return true;
   }
 
-  private renew(): Promise<Token> {
+  /**
+   * The grant in progress, shared by every caller. A stopped caller (SIGINT) stops waiting at
+   * once; the grant itself is left to finish for the others.
+   */
+  private renew(signal?: AbortSignal): Promise<Token> {
     this.inflight ??= this.grant().finally(() => {
       this.inflight = undefined;
     });
-    return this.inflight;
+    if (!signal) return this.inflight;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const grant = this.inflight;
+    return new Promise<Token>((resolve, reject) => {
+      const stop = () => reject(signal.reason);
+      signal.addEventListener('abort', stop, { once: true });
+      grant.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+    });
   }
 
   private async grant(): Promise<Token> {

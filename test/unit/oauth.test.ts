@@ -49,6 +49,25 @@ describe('OAuth', () => {
     expect(Object.fromEntries(grants[1]!)).toMatchObject({ grant_type: 'refresh_token', refresh_token: 'refresh-1' });
   });
 
+  it('a stopped caller stops waiting for a slow grant at once; the grant still serves the others', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    server.use(
+      http.post(`${BASE}/oauth_token.do`, async () => {
+        await held;
+        return HttpResponse.json({ access_token: 'slow', refresh_token: 'r', expires_in: 1800 });
+      }),
+    );
+    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
+    const stop = new AbortController();
+    const stopped = p.header(stop.signal);
+    const other = p.header();
+    stop.abort(new Error('SIGINT'));
+    await expect(stopped).rejects.toThrow('SIGINT');
+    release();
+    expect(await other).toBe('Bearer slow');
+  });
+
   it('refreshes once for concurrent requests after a 401 (single flight)', async () => {
     tokenEndpoint();
     const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });

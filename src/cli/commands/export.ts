@@ -59,7 +59,8 @@ function serialSink(sink: Sink): Sink {
 }
 
 /** Runs an export with a resolved config. Shared by the default command and `demo`. */
-export async function runExport(config: Config, reporter: Reporter): Promise<number> {
+/** `checkpointName`: how the summary names the checkpoint (demo's is temporary). */
+export async function runExport(config: Config, reporter: Reporter, checkpointName: string = config.checkpoint): Promise<number> {
   validateForExport(config);
   const stats = newStats();
   const outage = new OutageLog(reporter);
@@ -105,7 +106,7 @@ export async function runExport(config: Config, reporter: Reporter): Promise<num
       stats.duplicatesDropped > 0 ? `${formatCount(stats.duplicatesDropped)} re-read duplicates dropped` : '',
     ].filter(Boolean);
     const stopped = signal.aborted;
-    const where = config.tableNames.length === 1 ? `checkpoint ${exporters[0]!.exporter.position()} in ${config.checkpoint}` : `checkpoint ${config.checkpoint}`;
+    const where = config.tableNames.length === 1 ? `checkpoint ${exporters[0]!.exporter.position()} in ${checkpointName}` : `checkpoint ${checkpointName}`;
     if (failures.length === 0 || stats.rows > 0) {
       reporter.summary(
         `${failures.length > 0 ? 'failed' : stopped ? 'stopped' : 'done'}: ${formatCount(stats.rows)} rows of ${config.tableNames.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''} in ${seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${stats.pages} pages, ${stats.retries} retries; ${where}`,

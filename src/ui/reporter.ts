@@ -29,6 +29,11 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** `1 page`, `2 pages`, `1,000 rows`. */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
 /**
  * Everything people read: stderr only. An animated progress line on a terminal; on a pipe or
  * file nothing animated, just a plain status line now and then. Colour only on a terminal and
@@ -110,8 +115,8 @@ export class Reporter {
   progressLine(p: ProgressState): string {
     const secs = (Date.now() - this.started) / 1000;
     const rate = secs > 0 ? p.rows / secs : 0;
-    const parts = [`${formatCount(p.rows)} rows`, `${formatCount(Math.round(rate))} rows/s`, `${p.pages} pages`];
-    if (p.retries > 0) parts.push(`${p.retries} retries`);
+    const parts = [count(p.rows, 'row'), `${formatCount(Math.round(rate))} rows/s`, count(p.pages, 'page')];
+    if (p.retries > 0) parts.push(count(p.retries, 'retry', 'retries'));
     if (p.total !== undefined && p.total > 0 && rate > 0) {
       const left = Math.max(0, p.total - p.rows);
       parts.push(`${Math.min(100, Math.floor((p.rows / p.total) * 100))}%`, `ETA ${duration(left / rate)}`);

@@ -85,7 +85,7 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     const ok = await check(s, '--table', 'incident,problem', '--user', 'admin', '--password', 'admin');
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toContain('✓ 119 rows of incident match');
-    expect(ok.stderr).toContain('✓ 1 rows of problem match');
+    expect(ok.stderr).toContain('✓ 1 row of problem matches (before ACLs)');
     expect(ok.stderr.match(/server clock within/g)).toHaveLength(1);
     const bad = await check(s, '--table', 'incident,change_request', '--user', 'admin', '--password', 'admin');
     expect(bad.code).toBe(2);

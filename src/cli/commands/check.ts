@@ -4,7 +4,7 @@ import type { ServiceNowClient } from '../../servicenow/client.js';
 import { newStats } from '../../pipeline/export.js';
 import { rawValue } from '../../servicenow/reader.js';
 import { fromSnTimestamp, isSnTimestamp } from '../../servicenow/time.js';
-import { formatCount, Reporter } from '../../ui/reporter.js';
+import { count, Reporter } from '../../ui/reporter.js';
 import { buildClient } from '../components.js';
 import type { Flags } from './export.js';
 
@@ -60,7 +60,8 @@ async function checkTable(config: Config, client: ServiceNowClient, { ok, bad, r
   const received = Date.now();
   const who = config.user ? ` as ${config.user}` : config.clientId ? ` with OAuth client ${config.clientId}` : '';
   ok(`connected to ${config.url}${who} and read table ${config.table}`);
-  ok(`${latest.totalCount === undefined ? 'row count not reported' : `${formatCount(latest.totalCount)} rows of ${config.table}`} match${config.query ? ` --query ${config.query}` : ''} (before ACLs)`);
+  const matching = latest.totalCount === undefined ? undefined : `${count(latest.totalCount, 'row')} of ${config.table} ${latest.totalCount === 1 ? 'matches' : 'match'}`;
+  ok(`${matching ?? 'row count not reported'}${config.query ? ` --query ${config.query}` : ''} (before ACLs)`);
 
   let failures = 0;
   if (clock) {

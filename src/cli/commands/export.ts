@@ -7,7 +7,7 @@ import { ConfigError } from '../../errors/index.js';
 import { deleteStream, Exporter, newStats, rowStream, type Stream } from '../../pipeline/export.js';
 import { OutageLog } from '../../ui/outage.js';
 import { userQueryProblems } from '../../servicenow/query.js';
-import { formatCount, Reporter } from '../../ui/reporter.js';
+import { count, formatCount, Reporter } from '../../ui/reporter.js';
 import { buildClient, buildDeletesReader, buildReader, buildSink } from '../components.js';
 
 export type Flags = Record<string, unknown>;
@@ -102,14 +102,14 @@ export async function runExport(config: Config, reporter: Reporter, checkpointNa
     const seconds = reporter.elapsedSeconds();
     const rate = seconds > 0 ? Math.round(stats.rows / seconds) : stats.rows;
     const extra = [
-      config.deletes ? `${formatCount(stats.deletes)} deletes` : '',
+      config.deletes ? count(stats.deletes, 'delete') : '',
       stats.duplicatesDropped > 0 ? `${formatCount(stats.duplicatesDropped)} re-read duplicates dropped` : '',
     ].filter(Boolean);
     const stopped = signal.aborted;
     const where = config.tableNames.length === 1 ? `checkpoint ${exporters[0]!.exporter.position()} in ${checkpointName}` : `checkpoint ${checkpointName}`;
     if (failures.length === 0 || stats.rows > 0) {
       reporter.summary(
-        `${failures.length > 0 ? 'failed' : stopped ? 'stopped' : 'done'}: ${formatCount(stats.rows)} rows of ${config.tableNames.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''} in ${seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${stats.pages} pages, ${stats.retries} retries; ${where}`,
+        `${failures.length > 0 ? 'failed' : stopped ? 'stopped' : 'done'}: ${count(stats.rows, 'row')} of ${config.tableNames.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''} in ${seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${count(stats.pages, 'page')}, ${count(stats.retries, 'retry', 'retries')}; ${where}`,
       );
     }
     if (failures.length === 0) return 0;

@@ -128,7 +128,10 @@ export class Exporter {
 
   constructor(private readonly ctx: ExportContext) {
     this.scope = scopeOf(ctx.config);
-    this.acks = new Acks(ctx.sink.maxPendingWrites ?? 1);
+    // One write uncommitted at a time: the next page is read while the sink works, and a crash
+    // leaves at most one page written but not committed (the most a rerun sends twice). A wider
+    // window measured no faster with Kafka (the producer thread is the bottleneck, not waiting).
+    this.acks = new Acks(1);
     const saved: TableState | undefined = ctx.store.table(this.scope);
     for (const s of ctx.streams) {
       this.committed.set(s.name, saved?.[s.stateKey] as Cursor | undefined);
@@ -176,8 +179,10 @@ export class Exporter {
       }
       records.push(stream.toRecord(row, c));
     }
-    const written = records.length > 0 ? this.ctx.sink.write(records) : Promise.resolve();
-    await this.acks.add(written, () => this.commit(stream, page, records.length, dedup, slice));
+    await this.acks.add(
+      () => (records.length > 0 ? this.ctx.sink.write(records) : Promise.resolve()),
+      () => this.commit(stream, page, records.length, dedup, slice),
+    );
   }
 
   /** After the sink made a page durable: advance the cursor and commit the checkpoint. */
@@ -246,7 +251,7 @@ export class Exporter {
               reporter.progress({ ...stats, detail: `${slices.filter((s) => s.done).length}/${slices.length} slices done` });
             }
             // Done only once its last page is durable: `done` is saved with the next commit.
-            await this.acks.add(Promise.resolve(), () => {
+            await this.acks.add(() => Promise.resolve(), () => {
               slice.done = true;
             });
           } catch (err) {

@@ -20,12 +20,6 @@ export interface ChangeRecord {
  */
 export interface Sink {
   readonly name: string;
-  /**
-   * How many writes the pipeline may hand over before the first is acknowledged (default 1).
-   * A sink whose work runs elsewhere (Kafka: a producer thread and the brokers) keeps busy with
-   * more; every batch held costs memory. Commits stay in order whatever the number.
-   */
-  readonly maxPendingWrites?: number;
   /** Connects and checks health before any data moves. */
   open(): Promise<void>;
   write(records: ChangeRecord[]): Promise<void>;

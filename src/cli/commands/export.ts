@@ -47,7 +47,6 @@ function serialSink(sink: Sink): Sink {
   let tail: Promise<unknown> = Promise.resolve();
   return {
     name: sink.name,
-    maxPendingWrites: sink.maxPendingWrites,
     open: () => sink.open(),
     close: () => sink.close(),
     write(records) {

@@ -66,8 +66,6 @@ export interface KafkaSinkOptions {
  */
 export class KafkaSink implements Sink {
   readonly name = 'kafka';
-  /** The producer thread encodes and the brokers acknowledge while the reader parses on. */
-  readonly maxPendingWrites = 3;
   private readonly settings: KafkaSettings;
   private readonly reporter: Reporter;
   private readonly logs: KafkaLogs;

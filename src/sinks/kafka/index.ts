@@ -76,7 +76,8 @@ export class KafkaSink implements Sink {
   readonly maxMessageBytes = new Map<string, number>();
   /** After a failed produce request nothing more is sent (see above); every later write gets this. */
   private broken?: Error;
-  private readonly skipped: Array<{ sysId: string; table: string }> = [];
+  /** Rows skipped with --skip-oversized: a count and the tables (a long follow run must not grow a list). */
+  private skipped = { count: 0, tables: new Set<string>() };
 
   constructor(options: KafkaSinkOptions) {
     this.settings = options.settings;
@@ -291,9 +292,10 @@ export class KafkaSink implements Sink {
     if (!this.settings.skipOversized) {
       throw new SinkError(`kafka sink: row ${m.sysId} of ${table} is ${size}`, { hint: "raise the topic's max.message.bytes, leave large fields out with --fields, or skip such rows with --skip-oversized (counted)" });
     }
-    this.skipped.push({ sysId: m.sysId, table });
-    if (this.skipped.length <= 10) this.reporter.warn(`kafka sink: skipped row ${m.sysId} of ${table}: ${size}`);
-    else if (this.skipped.length === 11) this.reporter.warn('kafka sink: skipping more rows that are too large (the count comes at the end)');
+    this.skipped.count += 1;
+    this.skipped.tables.add(table);
+    if (this.skipped.count <= 10) this.reporter.warn(`kafka sink: skipped row ${m.sysId} of ${table}: ${size}`);
+    else if (this.skipped.count === 11) this.reporter.warn('kafka sink: skipping more rows that are too large (the count comes at the end)');
   }
 
   /**
@@ -339,10 +341,10 @@ export class KafkaSink implements Sink {
     if (producer) {
       await withDeadline(producer.close(), KAFKA_TIMEOUTS.closeMs, () => new Error('disconnect timed out')).catch(() => producer.terminate().catch(() => undefined));
     }
-    if (this.skipped.length > 0) {
-      const tables = [...new Set(this.skipped.map((s) => s.table))].join(', ');
-      this.reporter.warn(`kafka sink: skipped ${this.skipped.length} row${this.skipped.length === 1 ? '' : 's'} of ${tables} too large for their topic (--skip-oversized)`);
-      this.skipped.length = 0;
+    if (this.skipped.count > 0) {
+      const { count, tables } = this.skipped;
+      this.reporter.warn(`kafka sink: skipped ${count} row${count === 1 ? '' : 's'} of ${[...tables].join(', ')} too large for their topic (--skip-oversized)`);
+      this.skipped = { count: 0, tables: new Set() };
     }
   }
 }

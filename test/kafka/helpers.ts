@@ -86,11 +86,18 @@ export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>, brokers = B
   }
 }
 
+/**
+ * Creates a topic that keeps its records: the simulator's rows are weeks old and each record's
+ * timestamp is its row's sys_updated_on, so under the broker's default retention (7 days, by
+ * timestamp) the broker's retention check (every 5 minutes) would delete a test's records
+ * between its run and its read. A test that wants retention says so in `configs`.
+ */
 export async function createTopic(topic: string, options: { partitions?: number; configs?: Record<string, string>; brokers?: string[] } = {}): Promise<void> {
+  const configs = { 'retention.ms': '-1', ...options.configs };
   await withAdmin(async (admin) => {
     const created = await admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: options.partitions ?? 1, replicationFactor: 1, configEntries: Object.entries(options.configs ?? {}).map(([name, value]) => ({ name, value })) }],
+      topics: [{ topic, numPartitions: options.partitions ?? 1, replicationFactor: 1, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
     });
     if (!created) throw new Error(`topic ${topic} already exists`);
   }, options.brokers);

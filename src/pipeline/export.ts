@@ -120,18 +120,20 @@ export class Exporter {
   /** The highest cursor written per stream: what the checkpoint holds. */
   private readonly committed = new Map<Stream['name'], Cursor | undefined>();
   private lastPollRows = 0;
-  /** Writes in flight and their commits, in order (reading goes on while the sink works). */
-  private readonly acks: Acks;
+  /** The write in flight and its commit (reading goes on while the sink works). */
+  private readonly acks = new Acks();
+  /**
+   * Each slice remembers the versions it wrote on its own: slices interleave, so one shared
+   * memory could not forget by time; within a slice rows come in time order.
+   */
+  private readonly slicesDedup = new WeakMap<SliceState, Dedup>();
+
   /** The slices of a parallel backfill in progress (saved in the checkpoint). */
   private slices?: SliceState[];
   private slicesHi?: string;
 
   constructor(private readonly ctx: ExportContext) {
     this.scope = scopeOf(ctx.config);
-    // One write uncommitted at a time: the next page is read while the sink works, and a crash
-    // leaves at most one page written but not committed (the most a rerun sends twice). A wider
-    // window measured no faster with Kafka (the producer thread is the bottleneck, not waiting).
-    this.acks = new Acks(1);
     const saved: TableState | undefined = ctx.store.table(this.scope);
     for (const s of ctx.streams) {
       this.committed.set(s.name, saved?.[s.stateKey] as Cursor | undefined);
@@ -212,12 +214,6 @@ export class Exporter {
     if (page.end) stats.pages += 1; // pages as requested from the instance, not as handed on
     this.lastPollRows += written;
   }
-
-  /**
-   * Each slice remembers the versions it wrote on its own: slices interleave, so one shared
-   * memory could not forget by time; within a slice rows come in time order.
-   */
-  private readonly slicesDedup = new WeakMap<SliceState, Dedup>();
 
   private sliceDedup(slice: SliceState): Dedup {
     let d = this.slicesDedup.get(slice);

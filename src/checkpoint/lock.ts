@@ -24,6 +24,9 @@ const TORN_GRACE_MS = 2_000;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
+/** How long ago a file was last written (0 when it is gone). */
+const ageMs = (path: string): Promise<number> => stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+
 /**
  * An exclusive lock beside the checkpoint: a file created with O_EXCL holding our pid. A lock
  * left by a process that died (kill -9) on this host is taken over at once, so a crash never
@@ -47,7 +50,7 @@ export class FileLock {
       const holder = await this.holder();
       // Gone (released meanwhile): create it again. Unreadable and young: a run between its
       // create and its write. Either way, try again shortly.
-      if (holder === 'missing' || (holder === 'torn' && (await this.ageMs()) < TORN_GRACE_MS)) {
+      if (holder === 'missing' || (holder === 'torn' && (await ageMs(this.path)) < TORN_GRACE_MS)) {
         await sleep(20 + Math.random() * 30);
         continue;
       }
@@ -91,10 +94,6 @@ export class FileLock {
     }
   }
 
-  private ageMs(): Promise<number> {
-    return stat(this.path).then((s) => Date.now() - s.mtimeMs, () => 0);
-  }
-
   private refuseLiveHolder(holder: LockInfo): void {
     if (holder.host === this.me.host && holder.pid === this.me.pid) return;
     if (holder.host !== this.me.host) {
@@ -118,8 +117,7 @@ export class FileLock {
       await (await open(guard, 'wx')).close();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new CheckpointError(`cannot create ${guard}: ${(err as Error).message}`, { exitCode: 1, cause: err });
-      const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > GUARD_STALE_MS) await unlink(guard).catch(() => undefined);
+      if ((await ageMs(guard)) > GUARD_STALE_MS) await unlink(guard).catch(() => undefined);
       return false;
     }
     try {

@@ -8,7 +8,7 @@ import { TableReader } from '../servicenow/reader.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
-import { Reporter } from '../ui/reporter.js';
+import type { Reporter } from '../ui/reporter.js';
 import type { RunStats } from '../pipeline/export.js';
 import { OutageLog } from '../ui/outage.js';
 
@@ -100,13 +100,12 @@ function readerFor(client: ServiceNowClient, reporter: Reporter, options: Constr
   );
 }
 
-/** `reporter`: the run's, so a sink's notices do not tear its progress line (one is made if absent). */
-export async function buildSink(config: Config, reporter?: Reporter): Promise<Sink> {
+/** `reporter`: the run's, so a sink's notices do not tear its progress line. */
+export async function buildSink(config: Config, reporter: Reporter): Promise<Sink> {
   switch (config.sink) {
     case 'stdout':
       return new StdoutSink(config.format);
     case 'file': {
-      const notices = reporter ?? new Reporter({ quiet: config.quiet, verbose: config.verbose });
       const { FileSink } = await import('../sinks/file/index.js');
       return new FileSink({
         dir: config.output!, // the schema requires it with --sink file
@@ -116,13 +115,13 @@ export async function buildSink(config: Config, reporter?: Reporter): Promise<Si
         maxRows: config.fileMaxRows,
         maxBytes: config.fileMaxBytes,
         maxAgeSeconds: config.fileMaxAge,
-        notice: (message) => notices.info(`file sink: ${message}`),
+        notice: (message) => reporter.info(`file sink: ${message}`),
       });
     }
     case 'kafka': {
       // kafkajs (about 14 MB resident) is loaded only by runs that write to Kafka.
       const { KafkaSink, kafkaSettings } = await import('../sinks/kafka/index.js');
-      return new KafkaSink({ settings: kafkaSettings(config), reporter: reporter ?? new Reporter({ quiet: config.quiet, verbose: config.verbose }) });
+      return new KafkaSink({ settings: kafkaSettings(config), reporter });
     }
     default:
       throw new ConfigError(`sink: "${config.sink}" is not available in this version of nowpipe`);

@@ -50,13 +50,13 @@ export type Params = Record<string, string | number | boolean | undefined>;
 
 const NON_RETRIABLE_CODES = new Set(['ENOTFOUND', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_INVALID_URL']);
 
-/** The proxy's address without any credentials in it, for messages. */
-function proxyName(proxy: string): string {
+/** The proxy's address without any credentials in it, for messages, and its host:port. */
+function proxyParts(proxy: string): { name: string; host?: string } {
   try {
     const u = new URL(proxy);
-    return `${u.protocol}//${u.host}`;
+    return { name: `${u.protocol}//${u.host}`, host: u.host };
   } catch {
-    return 'the proxy';
+    return { name: 'the proxy' };
   }
 }
 
@@ -72,22 +72,16 @@ function networkError(err: RequestError, method: string, url: string, proxy?: st
   if (proxy !== undefined) {
     // hpagent reports a proxy that refuses the tunnel as "Bad response: <status>".
     const refused = /^Bad response: (\d+)/.exec(err.message);
-    const host = (() => {
-      try {
-        return new URL(proxy).host;
-      } catch {
-        return undefined;
-      }
-    })();
+    const { name, host } = proxyParts(proxy);
     if (refused) {
       const status = Number(refused[1]);
-      return new NetworkError(`the proxy ${proxyName(proxy)} refused the connection to the instance (HTTP ${status})`, { method, url, code, retriable: status >= 500 }, {
+      return new NetworkError(`the proxy ${name} refused the connection to the instance (HTTP ${status})`, { method, url, code, retriable: status >= 500 }, {
         cause: err,
         hint: status === 407 ? 'the proxy wants credentials: --proxy http://user:password@proxy:3128 (or HTTPS_PROXY)' : 'check --proxy (or HTTPS_PROXY) and whether the proxy allows the instance',
       });
     }
     if (host !== undefined && (err.message.includes(host) || err.message.includes(host.replace(/:\d+$/, '')))) {
-      return new NetworkError(`cannot reach the proxy ${proxyName(proxy)}: ${code ?? err.message}`, { method, url, code, retriable: code !== 'ENOTFOUND' }, {
+      return new NetworkError(`cannot reach the proxy ${name}: ${code ?? err.message}`, { method, url, code, retriable: code !== 'ENOTFOUND' }, {
         cause: err,
         hint: 'check --proxy (or HTTPS_PROXY); NO_PROXY lists hosts reached without it',
       });
@@ -205,7 +199,7 @@ export class ServiceNowClient {
         }
         let out: TableResponse;
         try {
-          out = interpretTableResponse({ status, headers: head.headers, body: end.body, rows: [], complete: end.complete, bytes: end.bytes, method: 'GET', url: shown }, { table, user: this.options.user, oauth: this.options.auth.refresh !== undefined });
+          out = interpretTableResponse({ status, headers: head.headers, body: end.body, complete: end.complete, bytes: end.bytes, method: 'GET', url: shown }, { table, user: this.options.user, oauth: this.options.auth.refresh !== undefined });
         } catch (err) {
           throw failed(err, status);
         }

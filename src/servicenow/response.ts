@@ -54,9 +54,7 @@ export interface RawResponse {
   headers: Record<string, string | string[] | undefined>;
   /** The body; when the rows were split out while streaming, the rest of it (`{"result":[],...}`). */
   body: string;
-  /** Rows split out of the body while it streamed in (see ResultScanner). */
-  rows?: Row[];
-  /** With `rows`: whether the body ended where its JSON did (false: cut off). */
+  /** When the rows were split out while streaming: whether the body ended where its JSON did (false: cut off). */
   complete?: boolean;
   /** Body size in bytes, for messages. */
   bytes?: number;
@@ -183,9 +181,8 @@ export function interpretTableResponse(res: RawResponse, context: { table: strin
     }
     throw new ResponseError(`the instance returned an error: ${message}`, { problem: 'error-body', ...details });
   }
-  const shellResult = (parsed as { result?: unknown }).result;
-  // Streamed: the shell still says whether there was a result array at all.
-  const result = Array.isArray(shellResult) && res.rows ? res.rows : shellResult;
+  // Streamed: the shell (`{"result":[],...}`) still says whether there was a result array at all.
+  const result = (parsed as { result?: unknown }).result;
   if (!Array.isArray(result)) {
     throw new ResponseError('the response has no result array', { problem: 'error-body', ...details });
   }

@@ -37,6 +37,16 @@ export function snToIso(value: string): string {
   return dt.isValid ? dt.toISO({ suppressMilliseconds: true })!.replace('+00:00', 'Z') : value;
 }
 
+/**
+ * `2024-03-01 10:00:00` (UTC) → epoch milliseconds; undefined if it is not that shape. Without
+ * luxon: it runs once per Kafka message.
+ */
+export function snToMillis(value: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(value);
+  if (!m) return undefined;
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
+
 export function isSnTimestamp(value: unknown): value is string {
   return typeof value === 'string' && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value);
 }

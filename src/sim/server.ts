@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { DateTime } from 'luxon';
-import { compileFilter, compileOrder, parseEncodedQuery, rangeOn, scalar } from './encoded-query.js';
+import { compileFilter, compileOrder, parseEncodedQuery, rangeOn } from './encoded-query.js';
 import { fmt, incident, makeRefs, parse, REFERENCE_FIELDS, rng, sysId, type Refs, type Row } from './data.js';
 
 export type { Row } from './data.js';
@@ -377,37 +377,34 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       rec.rows = 1;
       return send(res, 200, `{"result":${render(s, fields, mode, excludeLinks)}}`);
     }
-    let matched: Stored[];
     let scrambled: Stored[] | undefined;
-    {
-      const parsed = parseEncodedQuery(q.get('sysparm_query') ?? '', t.fields);
-      const filter = compileFilter(parsed);
-      // Binary-search the rows (kept sorted by sys_updated_on, sys_id) for plain range queries.
-      let from = 0;
-      let to = t.rows.length;
-      const range = rangeOn(parsed, 'sys_updated_on');
-      if (range?.low !== undefined) from = t.bound(range.lowInclusive ? `${range.low}|` : `${range.low}|\uffff`);
-      if (range?.high !== undefined) to = t.bound(range.highInclusive ? `${range.high}|\uffff` : `${range.high}|`);
-      matched = [];
-      for (let i = from; i < to; i++) {
-        const s = t.rows[i]!;
-        if (s.visibleAt <= now && filter(s.row)) matched.push(s);
-      }
-      const order = compileOrder(parsed);
-      if (order) {
-        let sorted = true;
-        for (let i = 1; i < matched.length && sorted; i++) if (order(matched[i - 1]!.row, matched[i]!.row) > 0) sorted = false;
-        if (!sorted) matched.sort((a, b) => order(a.row, b.row));
-      } else if (options.unorderedDefault !== false && matched.length > 1) {
-        // No ORDERBY: the platform promises no order. Give a stable scramble (a stride
-        // permutation), computed for the requested window only so big tables stay cheap.
-        const n = matched.length;
-        let stride = Math.floor(n * 0.618) | 1;
-        while (gcd(stride, n) !== 1) stride += 2;
-        const window: Stored[] = [];
-        for (let i = offset; i < Math.min(n, offset + limit); i++) window.push(matched[(i * stride + 7) % n]!);
-        scrambled = window;
-      }
+    const parsed = parseEncodedQuery(q.get('sysparm_query') ?? '', t.fields);
+    const filter = compileFilter(parsed);
+    // Binary-search the rows (kept sorted by sys_updated_on, sys_id) for plain range queries.
+    let from = 0;
+    let to = t.rows.length;
+    const range = rangeOn(parsed, 'sys_updated_on');
+    if (range?.low !== undefined) from = t.bound(range.lowInclusive ? `${range.low}|` : `${range.low}|\uffff`);
+    if (range?.high !== undefined) to = t.bound(range.highInclusive ? `${range.high}|\uffff` : `${range.high}|`);
+    const matched: Stored[] = [];
+    for (let i = from; i < to; i++) {
+      const s = t.rows[i]!;
+      if (s.visibleAt <= now && filter(s.row)) matched.push(s);
+    }
+    const order = compileOrder(parsed);
+    if (order) {
+      let sorted = true;
+      for (let i = 1; i < matched.length && sorted; i++) if (order(matched[i - 1]!.row, matched[i]!.row) > 0) sorted = false;
+      if (!sorted) matched.sort((a, b) => order(a.row, b.row));
+    } else if (options.unorderedDefault !== false && matched.length > 1) {
+      // No ORDERBY: the platform promises no order. Give a stable scramble (a stride
+      // permutation), computed for the requested window only so big tables stay cheap.
+      const n = matched.length;
+      let stride = Math.floor(n * 0.618) | 1;
+      while (gcd(stride, n) !== 1) stride += 2;
+      const window: Stored[] = [];
+      for (let i = offset; i < Math.min(n, offset + limit); i++) window.push(matched[(i * stride + 7) % n]!);
+      scrambled = window;
     }
     const total = matched.length;
     // sysparm_limit applies before ACLs: the page can come back short, or empty.

@@ -57,8 +57,10 @@ function serialSink(sink: Sink): Sink {
   };
 }
 
-/** Runs an export with a resolved config. Shared by the default command and `demo`. */
-/** `checkpointName`: how the summary names the checkpoint (demo's is temporary). */
+/**
+ * Runs an export with a resolved config. Shared by the default command and `demo`.
+ * `checkpointName`: how the summary names the checkpoint (demo's is temporary).
+ */
 export async function runExport(config: Config, reporter: Reporter, checkpointName: string = config.checkpoint): Promise<number> {
   validateForExport(config);
   const stats = newStats();

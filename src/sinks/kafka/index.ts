@@ -6,7 +6,8 @@ import type { Reporter } from '../../ui/reporter.js';
 import type { ChangeRecord, Sink } from '../types.js';
 import { kafkaError, rootCause, type KafkaErrorContext } from './errors.js';
 import { KafkaLogs } from './logs.js';
-import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, snToMillis, type OutMessage } from './messages.js';
+import { snToMillis } from '../../servicenow/time.js';
+import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, type OutMessage } from './messages.js';
 import { ProducerLink, RequestFailed, type ProduceRequest, type WireMessage } from './producer-link.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaRetryPolicy, type KafkaSettings } from './settings.js';
 

@@ -1,3 +1,4 @@
+import { snToMillis } from '../../servicenow/time.js';
 import { formatJson, type Format } from '../format.js';
 import type { ChangeRecord, Op } from '../types.js';
 
@@ -49,13 +50,6 @@ export function recordSize(keyBytes: number, valueBytes: number | null, headerBy
   body += valueBytes === null ? 1 : varintSize(valueBytes) + valueBytes;
   body += headerBytes;
   return varintSize(body) + body;
-}
-
-/** `2024-03-01 10:00:00` (UTC) → epoch milliseconds; undefined if it is not that shape. */
-export function snToMillis(value: string): number | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(value);
-  if (!m) return undefined;
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 }
 
 /**

@@ -19,10 +19,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../dist/sim/index.js';
-import { BIN, fmt } from './lib.mjs';
+import { BIN, fmt, load } from './lib.mjs';
 
 const argv = process.argv.slice(2);
 const dashdash = argv.indexOf('--');
@@ -37,7 +37,6 @@ const positional = args.slice(1).find((a, i, all) => !a.startsWith('--') && !(i 
 const bin = process.env.NOWPIPE_BIN ?? BIN;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 const parseSn = (ts) => Date.parse(`${ts.replace(' ', 'T')}Z`);
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
 /** Nearest-rank percentile. */

@@ -7,21 +7,19 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { startSimulator } from '../dist/sim/index.js';
+import { BIN, fmt, load, median } from './lib.mjs';
 
-const BIN = resolve(import.meta.dirname, '../bin/nowpipe.js');
 const rows = Number(process.argv[2] ?? 100_000);
 const runs = Number(process.argv[3] ?? 3);
 const brokers = (process.env.NOWPIPE_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
+let kcatVersion;
 try {
-  execFileSync('kcat', ['-V'], { stdio: 'ignore' });
+  kcatVersion = execFileSync('kcat', ['-V']).toString();
 } catch {
   console.error('bench/kafka.mjs: kcat is not installed; it is the reference producer (Debian/Ubuntu: apt-get install -y kcat)');
   process.exit(1);
@@ -115,7 +113,7 @@ try {
   }
 
   const kcat = median(results.get(cases[2].name));
-  console.log(`${fmt(rows)} rows of ~1 KB (${fmt(valueBytes / 1e6, 1)} MB of values), 1 partition, acks=all + idempotent, median of ${runs} runs, Node ${process.version}, kcat ${/Version (\S+)/.exec(execFileSync('kcat', ['-V']).toString())?.[1] ?? '?'} (librdkafka ${/librdkafka (\S+)/.exec(execFileSync('kcat', ['-V']).toString())?.[1] ?? '?'})`);
+  console.log(`${fmt(rows)} rows of ~1 KB (${fmt(valueBytes / 1e6, 1)} MB of values), 1 partition, acks=all + idempotent, median of ${runs} runs, Node ${process.version}, kcat ${/Version (\S+)/.exec(kcatVersion)?.[1] ?? '?'} (librdkafka ${/librdkafka (\S+)/.exec(kcatVersion)?.[1] ?? '?'})`);
   console.log(`load average (1/5/15 min) before and after each round: ${loads.join(' → ')}`);
   console.log('| producer | time | rows/s | MB/s | vs kcat |');
   console.log('| --- | --- | --- | --- | --- |');

@@ -1,6 +1,7 @@
 // Shared helpers for the benchmarks: run a command, sample its peak memory, format figures.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -43,3 +44,6 @@ export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
+
+/** The load average (1/5/15 min), printed beside figures so a busy machine shows. */
+export const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');

@@ -11,11 +11,11 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startSimulator } from '../dist/sim/index.js';
-import { BIN, fmt } from './lib.mjs';
+import { BIN, fmt, load } from './lib.mjs';
 
 const rows = Number(process.argv[2] ?? 200_000);
 const levels = (process.argv[3] ?? '1,2,4,8').split(',').map(Number);
@@ -26,7 +26,6 @@ const LATENCY = { latencyMs: 300, perRowLatencyMs: 0.2 };
 const sim = await startSimulator({ rows, rowBytes: 1000, seed: 7, aclHiddenRatio: 0, ...LATENCY });
 const visible = new Set(sim.visibleRows('incident').map((r) => r.sys_id));
 const dir = await mkdtemp(join(tmpdir(), 'nowpipe-bench-parallel-'));
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 /** GNU time, when present, reports the CPU seconds nowpipe itself used (user + system). */
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;

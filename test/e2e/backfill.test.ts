@@ -42,7 +42,7 @@ describe('backfill (built CLI against the simulator)', () => {
     expect(rows).toHaveLength(300);
     expect(res.stderr).toMatch(/done: 300 rows of incident/);
     // Each line is the row exactly as the instance serves it, every field (reference links included).
-    for (const row of rows.slice(0, 300).filter((_, i) => i % 60 === 0)) {
+    for (const row of rows.filter((_, i) => i % 60 === 0)) {
       const one = await fetch(`${sim.url}/api/now/table/incident/${String(row.sys_id)}`, { headers: { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` } });
       expect(row).toEqual(((await one.json()) as { result: unknown }).result);
     }

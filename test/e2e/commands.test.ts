@@ -127,7 +127,7 @@ describe('nowpipe demo (built CLI, its own simulated instance)', () => {
     expect(await readdir(tmp)).toEqual([]);
   });
 
-  it('passes export flags through (--format envelope, --concurrency 1)', async () => {
+  it('passes export flags through (--format envelope applied, --concurrency 1 accepted)', async () => {
     const res = await runCli(['demo', '--rows', '30', '--format', 'envelope', '--concurrency', '1', '--quiet']);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toBe('');

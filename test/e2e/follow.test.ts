@@ -88,7 +88,7 @@ describe('follow mode (built CLI against a live simulator)', () => {
     expect(saved.tables.incident.cursor.updatedOn).toBeDefined();
     expect(readFileSync(cp, 'utf8')).not.toContain('admin');
 
-    const more = [];
+    const more: string[] = [];
     for (let i = 0; i < 5; i++) more.push(String(sim.insert('incident').sys_id));
     const second = follow(sim, cp);
     await waitFor(() => more.every((id) => second.events.some((e) => e.sys_id === id)), 15_000, 'the new inserts after restart');

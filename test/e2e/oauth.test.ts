@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type SimOptions, type Simulator } from '../../src/sim/index.js';
-import { parseNdjson, runCli, spawnCli, tempDir, waitFor } from '../helpers/cli.js';
+import { runCli, startCli, sysIds, tableRequests, tempDir, visibleIds, waitFor } from '../helpers/cli.js';
 
 /**
  * A reverse proxy in front of the simulator that sees what the simulator does not record: the
@@ -100,9 +100,6 @@ async function instance(options: SimOptions, delays?: ProxyOptions) {
   return { sim, proxy };
 }
 
-const tableRequests = (s: Simulator) => s.requests.filter((r) => r.path.startsWith('/api/now/table/'));
-const ids = (stdout: string) => parseNdjson(stdout).map((r) => r.sys_id as string);
-const visibleIds = (s: Simulator) => s.visibleRows('incident').map((r) => r.sys_id as string);
 
 /** A refresh token obtained once out of band (as an authorization-code flow would give it). */
 async function obtainRefreshToken(s: Simulator): Promise<string> {
@@ -154,7 +151,7 @@ describe('OAuth (built CLI against the simulator)', () => {
     const { args, env, secrets } = await setup(sim, dir);
     const res = await runCli(['--url', proxy.url, '--table', 'incident', '--checkpoint', cp, '--batch-size', '100', '--concurrency', '4', '--verbose', ...args], { env });
     expect(res.code, res.stderr).toBe(0);
-    const out = ids(res.stdout);
+    const out = sysIds(res.stdout);
     expect(out).toHaveLength(new Set(out).size);
     expect(out.sort()).toEqual(visibleIds(sim).sort());
     // One grant, of the expected kind, form-encoded with the client; the token served the whole run.
@@ -176,7 +173,7 @@ describe('OAuth (built CLI against the simulator)', () => {
     const res = await runCli(['--url', proxy.url, '--table', 'incident', '--checkpoint', join(dir, 'cp.json'), '--batch-size', '100', '--concurrency', '2', '--client-id', CLIENT.id, '--client-secret', CLIENT.secret, '--user', USER.user, '--password', USER.password]);
     const seconds = (Date.now() - started) / 1000;
     expect(res.code, res.stderr).toBe(0);
-    expect(ids(res.stdout).sort()).toEqual(visibleIds(sim).sort());
+    expect(sysIds(res.stdout).sort()).toEqual(visibleIds(sim).sort());
     const table = tableRequests(sim);
     expect(table.filter((r) => r.status === 401)).toEqual([]);
     expect(seconds).toBeGreaterThan(4); // the run outlived at least two tokens
@@ -204,23 +201,18 @@ describe('OAuth (built CLI against the simulator)', () => {
   ])('tokens expired mid-run: exactly one refresh for the 401s of 4 concurrent requests ($when)', async ({ tokenMs }) => {
     const { sim, proxy } = await instance({ rows: 3000, seed: 33 }, { tokenMs, responseMs: 250 });
     const dir = await tempDir();
-    const child = spawnCli(['--url', proxy.url, '--table', 'incident', '--checkpoint', join(dir, 'cp.json'), '--batch-size', '100', '--concurrency', '4', '--client-id', CLIENT.id, '--client-secret', CLIENT.secret, '--user', USER.user, '--password', USER.password]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const code = new Promise<number | null>((r) => child.on('close', r));
-    await waitFor(() => stdout.split('\n').length > 600, 30_000, 'rows before the expiry');
+    const { out, code } = startCli(['--url', proxy.url, '--table', 'incident', '--checkpoint', join(dir, 'cp.json'), '--batch-size', '100', '--concurrency', '4', '--client-id', CLIENT.id, '--client-secret', CLIENT.secret, '--user', USER.user, '--password', USER.password]);
+    await waitFor(() => out.stdout.split('\n').length > 600, 30_000, 'rows before the expiry');
     const expiredAt = Date.now();
     sim.expireTokens();
-    expect(await code, stderr).toBe(0);
-    expect(ids(stdout).sort()).toEqual(visibleIds(sim).sort());
+    expect(await code, out.stderr).toBe(0);
+    expect(sysIds(out.stdout).sort()).toEqual(visibleIds(sim).sort());
     const unauthorized = tableRequests(sim).filter((r) => r.status === 401);
     expect(unauthorized.length).toBeGreaterThanOrEqual(2);
     expect(unauthorized.every((r) => r.at >= expiredAt)).toBe(true);
     expect(proxy.grants.map((g) => g.form.grant_type)).toEqual(['password', 'refresh_token']);
     expect(proxy.grants[1]!.at).toBeGreaterThanOrEqual(expiredAt);
-    expect(stderr).not.toMatch(/error/i);
+    expect(out.stderr).not.toMatch(/error/i);
   });
 
   it('a token endpoint that is down (503) is retried, not reported as refused credentials', async () => {
@@ -231,7 +223,7 @@ describe('OAuth (built CLI against the simulator)', () => {
     expect(res.stderr).toMatch(/OAuth endpoint is unavailable/);
     expect(res.stderr).not.toMatch(/refused/);
     expect(proxy.grants.map((g) => g.form.grant_type)).toEqual(['password', 'password', 'password']);
-    expect(ids(res.stdout).sort()).toEqual(visibleIds(sim).sort());
+    expect(sysIds(res.stdout).sort()).toEqual(visibleIds(sim).sort());
   });
 
   describe('a refused grant: exit 1 naming the credential, no secret shown, no table read', () => {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RecordedRequest, type Simulator } from '../../src/sim/index.js';
-import { parseNdjson, runCli, spawnCli, tempDir, waitFor } from '../helpers/cli.js';
+import { runCli, spawnCli, startCli, sysIds, tableRequests, tempDir, visibleIds, waitFor } from '../helpers/cli.js';
 
 let sim: Simulator | undefined;
 afterEach(async () => {
@@ -11,9 +11,6 @@ afterEach(async () => {
 });
 
 const args = (s: Simulator, checkpoint: string, ...more: string[]) => ['--url', s.url, '--table', 'incident', '--user', 'admin', '--password', 'admin', '--checkpoint', checkpoint, ...more];
-const ids = (stdout: string) => parseNdjson(stdout).map((r) => r.sys_id as string);
-const visibleIds = (s: Simulator) => s.visibleRows('incident').map((r) => r.sys_id as string);
-const tableRequests = (s: Simulator) => s.requests.filter((r) => r.path.startsWith('/api/now/table/'));
 
 interface SavedSlice {
   start: string;
@@ -56,7 +53,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     await waitFor(() => first.split('\n').length > visible.length * 0.35, 30_000, 'a third of the rows');
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
-    const firstIds = ids(first.slice(0, first.lastIndexOf('\n') + 1));
+    const firstIds = sysIds(first.slice(0, first.lastIndexOf('\n') + 1));
 
     // What the killed run left: 4 contiguous slices over the range, several of them part-way.
     const saved = JSON.parse(await readFile(cp, 'utf8'));
@@ -79,7 +76,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     const second = await runCli(run);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toMatch(/resuming the parallel backfill of incident: \d of 4 slices done, each slice from its own cursor/);
-    const secondIds = ids(second.stdout);
+    const secondIds = sysIds(second.stdout);
     // Resumed, not restarted: no slice that had a cursor started over from its start.
     const rereads = sim.requests.slice(requestsBefore).filter((r) => r.path === '/api/now/table/incident' && r.query.sysparm_limit === '200');
     for (const s of partly) {
@@ -97,13 +94,13 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     expect(`${after.tables.incident.cursor.updatedOn}|${after.tables.incident.cursor.sysId}`).toBe(top);
   });
 
-  it('slices hold equal shares of rows: every slice needs the same requests, and none is wasted', async () => {
+  it('slices hold equal shares of rows: 4 slices need 12 pages in all (8 of them full), and no request is wasted', async () => {
     // 4,000 rows in distinct seconds, 4 slices of exactly 1,000 = 2 pages of 500 each.
     sim = await startSimulator({ rows: 4000, seed: 65 });
     const dir = await tempDir();
     const res = await runCli(args(sim, join(dir, 'cp.json'), '--batch-size', '500', '--concurrency', '4'));
     expect(res.code, res.stderr).toBe(0);
-    expect(ids(res.stdout).sort()).toEqual(visibleIds(sim).sort());
+    expect(sysIds(res.stdout).sort()).toEqual(visibleIds(sim).sort());
     const table = tableRequests(sim);
     const pages = table.filter((r) => r.query.sysparm_limit === '500');
     // One probe for the count and the clock, 3 for the cuts, then per slice: a page, the drain of
@@ -116,17 +113,12 @@ describe('parallel backfill (built CLI against the simulator)', () => {
   it('a 429 with Retry-After holds back every worker until it has passed, and the run completes', async () => {
     sim = await startSimulator({ rows: 4000, seed: 62, latencyMs: 40 });
     const dir = await tempDir();
-    const child = spawnCli(args(sim, join(dir, 'cp.json'), '--batch-size', '200', '--concurrency', '4'));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const code = new Promise<number | null>((r) => child.on('close', r));
-    await waitFor(() => stdout.split('\n').length > 800, 30_000, 'slices under way');
+    const { out, code } = startCli(args(sim, join(dir, 'cp.json'), '--batch-size', '200', '--concurrency', '4'));
+    await waitFor(() => out.stdout.split('\n').length > 800, 30_000, 'slices under way');
     sim.faults.push({ kind: 'status', status: 429, retryAfter: 2, count: 2 });
-    expect(await code, stderr).toBe(0);
-    expect(ids(stdout).sort()).toEqual(visibleIds(sim).sort());
-    expect(stderr).toMatch(/rate limited/);
+    expect(await code, out.stderr).toBe(0);
+    expect(sysIds(out.stdout).sort()).toEqual(visibleIds(sim).sort());
+    expect(out.stderr).toMatch(/rate limited/);
     const table = tableRequests(sim);
     const limited = table.filter((r) => r.status === 429);
     expect(limited).toHaveLength(2);
@@ -145,7 +137,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     const dir = await tempDir();
     const res = await runCli(args(sim, join(dir, 'cp.json'), '--batch-size', '200', '--concurrency', '4'));
     expect(res.code, res.stderr).toBe(0);
-    expect(ids(res.stdout).sort()).toEqual(visibleIds(sim).sort());
+    expect(sysIds(res.stdout).sort()).toEqual(visibleIds(sim).sort());
     const table = tableRequests(sim);
     const limited = table.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThanOrEqual(1);
@@ -157,22 +149,17 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     sim = await startSimulator({ rows: 3000, seed: 66 });
     const dir = await tempDir();
     const cp = join(dir, 'cp.json');
-    const child = spawnCli(args(sim, cp, '--batch-size', '500', '--concurrency', '2', '--max-requests-per-hour', '6'));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const code = new Promise<number | null>((r) => child.on('close', r));
-    await waitFor(() => /the hour's requests are spent/.test(stderr), 20_000, 'the pacing notice');
+    const { child, out, code } = startCli(args(sim, cp, '--batch-size', '500', '--concurrency', '2', '--max-requests-per-hour', '6'));
+    await waitFor(() => /the hour's requests are spent/.test(out.stderr), 20_000, 'the pacing notice');
     await new Promise((r) => setTimeout(r, 500));
     expect(tableRequests(sim)).toHaveLength(6);
-    const until = /the next starts at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/.exec(stderr)![1]!;
+    const until = /the next starts at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/.exec(out.stderr)![1]!;
     const first = tableRequests(sim)[0]!.at;
     expect(Math.abs(Date.parse(`${until.replace(' ', 'T')}Z`) - (first + 3_600_000))).toBeLessThan(1500);
     child.kill('SIGTERM');
     expect(await code).toBe(0);
     expect(tableRequests(sim)).toHaveLength(6);
-    const written = ids(stdout);
+    const written = sysIds(out.stdout);
     expect(written.length).toBeGreaterThan(0);
     const saved = JSON.parse(await readFile(cp, 'utf8'));
     expect(saved.tables.incident.rows).toBe(written.length);
@@ -185,7 +172,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
     const res = await runCli(args(sim, join(dir, 'cp.json'), '--batch-size', '100', '--concurrency', '4', '--max-requests-per-second', '5'));
     const seconds = (Date.now() - started) / 1000;
     expect(res.code, res.stderr).toBe(0);
-    expect(ids(res.stdout).sort()).toEqual(visibleIds(sim).sort());
+    expect(sysIds(res.stdout).sort()).toEqual(visibleIds(sim).sort());
     const starts = tableRequests(sim).map((r) => r.at);
     expect(starts.length).toBeGreaterThan(20);
     // Never six requests within 0.9 s, whichever worker sent them (the trip to the instance

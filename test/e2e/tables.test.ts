@@ -47,7 +47,7 @@ const byTable = (stdout: string) => {
     other: lines.filter((l) => l.table !== 'incident' && l.table !== 'problem'),
   };
 };
-const sorted = (xs: Array<{ sys_id: unknown }>) => xs.map((x) => String(x.sys_id)).sort();
+const sorted = (xs: Array<Record<string, unknown>>) => xs.map((x) => String(x.sys_id)).sort();
 const highest = (rows: Row[]) => rows.map((r) => ({ updatedOn: String(r.sys_updated_on), sysId: String(r.sys_id) })).sort((a, b) => (`${a.updatedOn}|${a.sysId}` < `${b.updatedOn}|${b.sysId}` ? 1 : -1))[0];
 
 const common = (s: Simulator, cp: string, rc: string) => ['--url', s.url, '--checkpoint', cp, '--config', rc, '--format', 'envelope', '--batch-size', '100', '--overlap', '0'];

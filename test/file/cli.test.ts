@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
-import { BIN, cliEnv, parseNdjson, runCli, spawnCli, tempDir, waitFor, type CliResult } from '../helpers/cli.js';
+import { BIN, checkpointCursor, cliEnv, parseNdjson, runCli, spawnCli, tempDir, waitFor, type CliResult } from '../helpers/cli.js';
 import { dataFiles, readManifest, verifyFolder } from './helpers.js';
 
 type Row = Record<string, unknown>;
@@ -37,12 +37,6 @@ function rowsInFile(path: string): Row[] {
 /** Rows in the .part files too (what reached the disk but is not output yet). */
 function rowsOnDisk(folder: string): Row[] {
   return dataFiles(folder).flatMap((f) => rowsInFile(join(folder, f)));
-}
-
-function checkpointCursor(path: string): { updatedOn: string; sysId: string } | undefined {
-  if (!existsSync(path)) return undefined;
-  const cp = JSON.parse(readFileSync(path, 'utf8')) as { tables: Record<string, { cursor: { updatedOn: string; sysId: string } }> };
-  return Object.values(cp.tables)[0]?.cursor;
 }
 
 /** Every reference row is there; rows written twice are at most one page. */

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Simulator } from '../../src/sim/index.js';
 
 /** The built CLI, exactly as a user runs it. Tests run after `npm run build` (done by `prepare`). */
 export const BIN = resolve(import.meta.dirname, '../../bin/nowpipe.js');
@@ -24,6 +26,22 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
 
 export function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [BIN, ...args], { env: cliEnv(options.env), cwd: options.cwd, stdio: 'pipe' });
+}
+
+/** A CLI run in the background: its output so far, and its exit code when it ends. */
+export interface StartedCli {
+  child: ChildProcessWithoutNullStreams;
+  out: { stdout: string; stderr: string };
+  code: Promise<number | null>;
+}
+
+/** Starts the CLI and collects its output while the test acts on the run. */
+export function startCli(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): StartedCli {
+  const child = spawnCli(args, options);
+  const out = { stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
+  return { child, out, code: new Promise((r) => child.on('close', r)) };
 }
 
 /** Runs the CLI to completion and collects its output. */
@@ -54,6 +72,22 @@ export function parseNdjson(text: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The sys_ids of NDJSON rows, in order. */
+export const sysIds = (stdout: string) => parseNdjson(stdout).map((r) => r.sys_id as string);
+
+/** The sys_ids of the simulated incident rows a user may see. */
+export const visibleIds = (s: Simulator) => s.visibleRows('incident').map((r) => r.sys_id as string);
+
+/** The simulator's Table API requests (OAuth grants left out). */
+export const tableRequests = (s: Simulator) => s.requests.filter((r) => r.path.startsWith('/api/now/table/'));
+
+/** The saved cursor of the (first) table in a checkpoint file. */
+export function checkpointCursor(path: string): { updatedOn: string; sysId: string } | undefined {
+  if (!existsSync(path)) return undefined;
+  const cp = JSON.parse(readFileSync(path, 'utf8')) as { tables: Record<string, { cursor: { updatedOn: string; sysId: string } }> };
+  return Object.values(cp.tables)[0]?.cursor;
 }
 
 export async function tempDir(prefix = 'nowpipe-test-'): Promise<string> {

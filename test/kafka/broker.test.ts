@@ -1,52 +1,12 @@
 // Smoke test for the local single-node Kafka broker started by `bash scripts/kafka.sh start`.
 // It never skips: when no broker is reachable every test fails with a message saying how to start one.
-import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, Kafka as KafkaType, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
+import { BROKERS, requireBroker, SASL_BROKER, SASL_PASSWORD, SASL_USER } from './helpers.js';
 
 const { Kafka, logLevel } = kafkajs;
-
-const BROKERS = (process.env.NOWPIPE_KAFKA_BROKERS ?? '127.0.0.1:9092')
-  .split(',')
-  .map((b) => b.trim())
-  .filter(Boolean);
-const SASL_BROKER = process.env.NOWPIPE_KAFKA_SASL_BROKER ?? `127.0.0.1:${process.env.KAFKA_SASL_PORT ?? '9094'}`;
-const SASL_USER = 'nowpipe';
-const SASL_PASSWORD = 'nowpipe-secret';
-
-const HOW_TO_START = 'Start it with: bash scripts/kafka.sh start';
-
-function parseHostPort(hostPort: string): { host: string; port: number } {
-  const i = hostPort.lastIndexOf(':');
-  return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
-}
-
-function tcpReachable(hostPort: string, timeoutMs = 3000): Promise<string | null> {
-  const { host, port } = parseHostPort(hostPort);
-  return new Promise((resolve) => {
-    const sock = net.connect({ host, port });
-    const done = (err: string | null) => {
-      sock.destroy();
-      resolve(err);
-    };
-    sock.setTimeout(timeoutMs, () => done(`timed out after ${timeoutMs} ms`));
-    sock.once('connect', () => done(null));
-    sock.once('error', (e) => done(e.message));
-  });
-}
-
-// Memoised per address; awaited at the start of every test so that a missing broker makes each
-// test FAIL with an actionable message (a failing beforeAll would only mark them "skipped").
-const reachability = new Map<string, Promise<string | null>>();
-async function requireBroker(hostPort: string, what: string): Promise<void> {
-  if (!reachability.has(hostPort)) reachability.set(hostPort, tcpReachable(hostPort));
-  const err = await reachability.get(hostPort)!;
-  if (err !== null) {
-    throw new Error(`No Kafka ${what} reachable at ${hostPort} (${err}). ${HOW_TO_START}`);
-  }
-}
 
 function client(config: Partial<KafkaConfig> & { brokers: string[] }): KafkaType {
   return new Kafka({

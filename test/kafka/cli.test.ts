@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Row, type Simulator } from '../../src/sim/index.js';
-import { runCli, spawnCli, tempDir, waitFor } from '../helpers/cli.js';
-import { BROKERS, checkpointCursor, createTopic, deleteTopics, endOffsets, readTopic, requireBroker, SASL_BROKER, SASL_PASSWORD, SASL_USER, topicExists, uniqueTopic, withAdmin, type Consumed } from './helpers.js';
+import { checkpointCursor, runCli, spawnCli, tableRequests, tempDir, waitFor } from '../helpers/cli.js';
+import { BROKERS, createTopic, deleteTopics, endOffsets, readTopic, requireBroker, SASL_BROKER, SASL_PASSWORD, SASL_USER, setUpOnce, topicExists, uniqueTopic, withAdmin, type Consumed } from './helpers.js';
 
 const ROWS = 1500;
 const INSTANCE_ENV = { SERVICENOW_PASSWORD: 'admin' };
@@ -22,19 +22,9 @@ const topic = (what: string) => {
   return t;
 };
 const base = (s: Simulator, checkpoint: string, ...extra: string[]) => ['--url', s.url, '--table', 'incident', '--user', 'admin', '--checkpoint', checkpoint, '--sink', 'kafka', '--brokers', BROKERS.join(','), ...extra];
-const tableRequests = (s: Simulator) => s.requests.filter((r) => r.path.includes('/api/now/table/')).length;
 const ms = (snTime: unknown) => Date.parse(`${String(snTime).replace(' ', 'T')}Z`);
 const noStack = (stderr: string) => expect(stderr).not.toMatch(/\n\s+at \S+ \(/);
 
-/** The last message of each key, in the order the topic holds them (per partition). */
-function latestByKey(messages: Consumed[]): Map<string, Consumed> {
-  const last = new Map<string, Consumed>();
-  for (const m of messages) last.set(m.key!, m);
-  return last;
-}
-
-/** Awaited by every test (a throwing beforeAll would only mark them skipped). */
-let ready: Promise<unknown>;
 async function setUp(): Promise<void> {
   sim = await startSimulator({ rows: ROWS, rowBytes: 700, seed: 31, aclHiddenRatio: 0 });
   const r = await runCli(['--url', sim.url, '--table', 'incident', '--user', 'admin', '--checkpoint', join(await tempDir(), 'cp.json'), '--quiet'], { env: INSTANCE_ENV });
@@ -51,22 +41,16 @@ async function setUp(): Promise<void> {
   if (reference.size !== ROWS) throw new Error(`the reference export has ${reference.size} rows, not ${ROWS}`);
 }
 
-beforeAll(() => {
-  ready = setUp().then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-});
+const setup = setUpOnce(setUp);
 
 /** The simulator and reference are ready, and a broker answers at `hostPort`. */
 async function requireReady(hostPort: string | null = BROKERS[0]!, what?: string): Promise<void> {
-  const err = await ready;
-  if (err) throw err;
+  await setup.required();
   if (hostPort !== null) await requireBroker(hostPort, what);
 }
 
 afterAll(async () => {
-  await ready;
+  await setup.settled();
   await sim?.close();
   await deleteTopics(topics);
 });
@@ -322,20 +306,20 @@ describe('the health check, before anything is read from the instance', () => {
   it('a missing topic: exit 1, the topic named, how to fix it, no request to the instance', async () => {
     await requireReady();
     const t = uniqueTopic('missing');
-    const before = tableRequests(sim);
+    const before = tableRequests(sim).length;
     const r = await runCli(base(sim, join(await tempDir(), 'cp.json'), '--topic', t), { env: INSTANCE_ENV });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([
       `error: kafka sink: topic ${t} does not exist on ${BROKERS.join(',')} (or this user may not describe it)`,
       'hint: create it (e.g. kafka-topics --create --topic <name> --config cleanup.policy=compact), or pass --create-topic (with --topic-partitions / --topic-replication)',
     ]);
-    expect(tableRequests(sim)).toBe(before);
+    expect(tableRequests(sim).length).toBe(before);
     expect(await topicExists(t)).toBe(false);
   });
 
   it('wrong SASL credentials: exit 1, a clear message without the password, no request to the instance', async () => {
     await requireReady(SASL_BROKER, 'SASL listener');
-    const before = tableRequests(sim);
+    const before = tableRequests(sim).length;
     for (const mechanism of ['plain', 'scram-sha-256']) {
       const r = await runCli(['--url', sim.url, '--table', 'incident', '--user', 'admin', '--checkpoint', join(await tempDir(), 'cp.json'), '--sink', 'kafka', '--brokers', SASL_BROKER, '--kafka-sasl', mechanism, '--kafka-username', SASL_USER, '--verbose'], {
         env: { ...INSTANCE_ENV, KAFKA_PASSWORD: 'not-the-Secret-42' },
@@ -346,18 +330,18 @@ describe('the health check, before anything is read from the instance', () => {
       expect(r.stderr).not.toContain('not-the-Secret-42');
       noStack(r.stderr);
     }
-    expect(tableRequests(sim)).toBe(before);
+    expect(tableRequests(sim).length).toBe(before);
   });
 
   it('brokers that do not answer: exit 1 within seconds, the brokers named', async () => {
     await requireReady(null);
-    const before = tableRequests(sim);
+    const before = tableRequests(sim).length;
     const started = Date.now();
     const r = await runCli(base(sim, join(await tempDir(), 'cp.json')).map((a) => (a === BROKERS.join(',') ? '127.0.0.1:1' : a)), { env: INSTANCE_ENV });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: kafka sink: cannot reach the Kafka brokers 127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1\nhint: check --brokers/);
     expect(Date.now() - started).toBeLessThan(20_000);
-    expect(tableRequests(sim)).toBe(before);
+    expect(tableRequests(sim).length).toBe(before);
   });
 
   it('--sink kafka without --brokers is a config error (exit 2) saying what to set', async () => {

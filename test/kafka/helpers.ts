@@ -1,8 +1,8 @@
 // Shared by the Kafka integration tests: the broker address, a real consumer, topics, and a
 // private broker for the tests that stop one. They never skip: no broker, every test fails.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import { beforeAll } from 'vitest';
@@ -68,7 +68,7 @@ export function setUpOnce(setUp: () => Promise<void>): { required: () => Promise
   };
 }
 
-export function kafka(brokers = BROKERS, extra: Partial<KafkaConfig> = {}): KafkaType {
+function kafka(brokers = BROKERS, extra: Partial<KafkaConfig> = {}): KafkaType {
   return new Kafka({ clientId: 'nowpipe-kafka-test', brokers, logLevel: logLevel.NOTHING, connectionTimeout: 5000, requestTimeout: 15000, ...extra });
 }
 
@@ -175,13 +175,6 @@ export async function readTopic(topic: string, options: { brokers?: string[]; fr
   return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
 
-/** The saved cursor of the (first) table in a checkpoint file. */
-export function checkpointCursor(path: string): { updatedOn: string; sysId: string } | undefined {
-  if (!existsSync(path)) return undefined;
-  const cp = JSON.parse(readFileSync(path, 'utf8')) as { tables: Record<string, { cursor: { updatedOn: string; sysId: string } }> };
-  return Object.values(cp.tables)[0]?.cursor;
-}
-
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const srv = net.createServer();
@@ -247,14 +240,13 @@ export class OwnBroker {
  * the same jars with its own server.properties. Inter-broker traffic stays on a PLAINTEXT port.
  */
 export class TlsBroker {
-  private child?: import('node:child_process').ChildProcess;
+  private child?: ChildProcess;
   private output = '';
 
   private constructor(
     readonly home: string,
     readonly port: number,
     private readonly plainPort: number,
-    private readonly controllerPort: number,
     readonly caFile: string,
   ) {}
 
@@ -289,12 +281,11 @@ export class TlsBroker {
       'ssl.keystore.password=changeit',
       'ssl.key.password=changeit',
     ];
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(join(home, 'server.properties'), `${props.join('\n')}\n`);
     writeFileSync(join(home, 'log4j.properties'), 'log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n');
     const cp = `${libs}/*`;
     await run('java', ['-Xmx256m', '-cp', cp, `-Dlog4j.configuration=file:${join(home, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomBytes(16).toString('base64url')}`, '-c', join(home, 'server.properties')], { timeout: 120_000 });
-    return new TlsBroker(home, port, plainPort, controllerPort, caFile);
+    return new TlsBroker(home, port, plainPort, caFile);
   }
 
   get brokers(): string[] {
@@ -302,7 +293,6 @@ export class TlsBroker {
   }
 
   async start(): Promise<void> {
-    const { spawn } = await import('node:child_process');
     const child = spawn('java', ['-Xms128m', '-Xmx384m', '-XX:+UseG1GC', '-cp', `${join(SHARED_HOME, 'libs')}/*`, `-Dlog4j.configuration=file:${join(this.home, 'log4j.properties')}`, 'kafka.Kafka', join(this.home, 'server.properties')], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout.on('data', (d: Buffer) => (this.output += d.toString()));

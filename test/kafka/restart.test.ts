@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Row, type Simulator } from '../../src/sim/index.js';
-import { runCli, spawnCli, tempDir, waitFor, type CliResult } from '../helpers/cli.js';
-import { checkpointCursor, createTopic, OwnBroker, readTopic, requireBroker, setUpOnce } from './helpers.js';
+import { checkpointCursor, runCli, spawnCli, tempDir, waitFor, type CliResult } from '../helpers/cli.js';
+import { createTopic, OwnBroker, readTopic, requireBroker, setUpOnce } from './helpers.js';
 
 const ROWS = 2000;
 const PAGE = 50;

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { POLL_MARGIN_MS, PROBE_SLACK_MS, ServerClock } from '../../src/servicenow/clock.js';
+import { rng } from '../../src/sim/data.js';
 
-/** A seeded generator, so a failing case can be replayed. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /**
  * An instance whose clock is `offset` ms ahead of ours. A request sent at local `sentAt` is
@@ -59,7 +52,7 @@ describe('ServerClock: the instance clock from Date headers', () => {
 
   it('is never ahead and never excludes the true offset, over many random exchanges', () => {
     for (let seed = 1; seed <= 20; seed++) {
-      const rnd = lcg(seed);
+      const rnd = rng(seed); // seeded, so a failing case can be replayed
       const offset = (rnd() - 0.5) * 7_200_000;
       const clock = new ServerClock(0);
       let t = T0 + rnd() * 1000;

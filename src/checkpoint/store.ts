@@ -1,144 +1,130 @@
-import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { unlinkSync } from 'node:fs';
-import writeFileAtomic from 'write-file-atomic';
 import { CheckpointError } from '../errors/index.js';
-import type { Cursor } from '../servicenow/query.js';
+import { replaceFile } from './atomic-file.js';
 import { FileLock } from './lock.js';
+import { CHECKPOINT_VERSION, checkCheckpoint, describeScope, fingerprint, type CheckpointFile, type Scope, type TableProgress } from './progress.js';
 
-export const CHECKPOINT_VERSION = 1;
-
-/** What shapes a table's query: a checkpoint made for another shape would skip or repeat rows. */
-export interface Scope {
-  instance: string;
-  table: string;
-  query?: string;
-  fields?: readonly string[];
+/**
+ * Where progress is kept between runs. `save` resolves only once the progress is durable; saves
+ * land in the order they were made.
+ */
+export interface CheckpointStore {
+  /** Where it lives, for messages (a path). */
+  readonly where: string;
+  /** Takes the store for this run (a lock) and reads what is saved (unless `reset`). */
+  open(options: { reset: boolean }): Promise<void>;
+  /** A table's saved progress; refused (CheckpointError, exit 2) when saved for another query shape. */
+  load(scope: Scope): TableProgress | undefined;
+  save(progress: TableProgress): Promise<void>;
+  /** Whether the table's progress is saved (by this run or an earlier one). */
+  saved(table: string): boolean;
+  close(): Promise<void>;
 }
 
-export interface TableState {
-  fingerprint: string;
-  scope: Scope;
-  cursor: Cursor;
-  /** Cursor of the sys_audit_delete poller (part 2). */
-  deletesCursor?: Cursor;
-  /** Rows written under this checkpoint, across runs. */
-  rows: number;
-  /** Extra per-table state owned by later features (slices, dedup). */
-  [extra: string]: unknown;
+/** Refuses progress made for another query shape: resuming it would silently skip or repeat rows. */
+export function checkScope(where: string, saved: TableProgress | undefined, scope: Scope): TableProgress | undefined {
+  if (!saved) return undefined;
+  if (saved.fingerprint !== fingerprint(scope)) {
+    throw new CheckpointError(`the checkpoint ${where} was made for a different export (${describeScope(saved.scope)}); this run is ${describeScope(scope)}`, {
+      exitCode: 2,
+      hint: 'use another --checkpoint file for this export, or --reset to discard the old position and start over',
+    });
+  }
+  return saved;
 }
 
-export interface CheckpointFile {
-  version: number;
-  updatedAt: string;
-  tables: Record<string, TableState>;
+/** Parses and validates a checkpoint document; every problem is exit 2 with the --reset hint. */
+export function parseCheckpoint(where: string, text: string, now?: () => number): CheckpointFile {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw invalid(where, [`not JSON (${(err as Error).message})`]);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw invalid(where, ['not a JSON object']);
+  const version = (doc as { version?: unknown }).version;
+  if (typeof version === 'number' && version > CHECKPOINT_VERSION) {
+    throw new CheckpointError(`the checkpoint ${where} has version ${version}, written by a newer nowpipe; this one reads version ${CHECKPOINT_VERSION}`, {
+      exitCode: 2,
+      hint: 'run the nowpipe version that wrote it, or --reset to start over',
+    });
+  }
+  const { file, problems } = checkCheckpoint(doc, now);
+  if (!file) throw invalid(where, problems);
+  return file;
 }
 
-export function fingerprint(scope: Scope): string {
-  const canonical = JSON.stringify({
-    instance: scope.instance.toLowerCase(),
-    table: scope.table,
-    query: scope.query ?? '',
-    fields: scope.fields ? [...scope.fields].sort() : [],
+function invalid(where: string, problems: string[]): CheckpointError {
+  return new CheckpointError(`the checkpoint ${where} is not valid: ${problems.join('; ')}`, {
+    exitCode: 2,
+    hint: 'fix it, move it away, or use --reset to start over from --since (nowpipe never leaves a torn file: was it edited by hand?)',
   });
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
-}
-
-function describe(scope: Scope): string {
-  return `instance ${scope.instance}, table ${scope.table}, query ${scope.query ? `"${scope.query}"` : '(none)'}, fields ${scope.fields?.length ? scope.fields.join(',') : '(all)'}`;
 }
 
 /**
- * The checkpoint file: versioned JSON, written atomically (tmp → fsync → rename) so kill -9
+ * The checkpoint file: versioned JSON, replaced atomically (tmp → fsync → rename) so kill -9
  * leaves either the old or the new version, and locked so two runs cannot share it.
  */
-export class CheckpointStore {
-  private data: CheckpointFile = { version: CHECKPOINT_VERSION, updatedAt: new Date(0).toISOString(), tables: {} };
+export class FileCheckpointStore implements CheckpointStore {
+  private data: CheckpointFile = { version: CHECKPOINT_VERSION, tables: {} };
   private readonly lock: FileLock;
   private writing: Promise<void> = Promise.resolve();
+  private readonly savedTables = new Set<string>();
 
-  constructor(readonly path: string) {
-    this.lock = new FileLock(`${path}.lock`);
+  constructor(readonly where: string) {
+    this.lock = new FileLock(`${where}.lock`);
   }
 
-  /** Takes the lock and reads the file (unless `reset`). */
   async open(options: { reset: boolean }): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-      throw new CheckpointError(`cannot create the checkpoint folder ${dirname(this.path)}: ${err.code ?? err.message}`, { exitCode: 1, cause: err });
+    await mkdir(dirname(this.where), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      throw new CheckpointError(`cannot create the checkpoint folder ${dirname(this.where)}: ${err.code ?? err.message}`, { exitCode: 1, cause: err });
     });
     await this.lock.acquire();
-    process.once('exit', () => this.lock.releaseSync(unlinkSync));
     if (options.reset) return;
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      text = await readFile(this.where, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       await this.lock.release();
-      throw new CheckpointError(`cannot read the checkpoint ${this.path}: ${(err as Error).message}`, { exitCode: 1, cause: err });
+      throw new CheckpointError(`cannot read the checkpoint ${this.where}: ${(err as Error).message}`, { exitCode: 1, cause: err });
     }
     try {
-      const parsed = JSON.parse(text) as CheckpointFile;
-      if (typeof parsed !== 'object' || parsed === null || typeof parsed.tables !== 'object') throw new Error('not a nowpipe checkpoint');
-      if (parsed.version !== CHECKPOINT_VERSION) {
-        throw new CheckpointError(`the checkpoint ${this.path} has version ${parsed.version}; this nowpipe reads version ${CHECKPOINT_VERSION}`, {
-          exitCode: 2,
-          hint: 'use the nowpipe version that wrote it, or --reset to start over',
-        });
-      }
-      this.data = parsed;
+      this.data = parseCheckpoint(this.where, text);
     } catch (err) {
       await this.lock.release();
-      if (err instanceof CheckpointError) throw err;
-      throw new CheckpointError(`the checkpoint ${this.path} is not valid: ${(err as Error).message}`, {
-        exitCode: 2,
-        hint: 'it was not written by nowpipe (nowpipe never leaves a torn file); move it away or use --reset',
-      });
+      throw err;
     }
+    for (const table of Object.keys(this.data.tables)) this.savedTables.add(table);
   }
 
-  /**
-   * The saved state for this scope, or undefined when there is none. A state saved for another
-   * query shape is refused: resuming it would silently skip or repeat rows.
-   */
-  table(scope: Scope): TableState | undefined {
-    const state = this.data.tables[scope.table];
-    if (!state) return undefined;
-    const fp = fingerprint(scope);
-    if (state.fingerprint !== fp) {
-      throw new CheckpointError(
-        `the checkpoint ${this.path} was made for a different export (${describe(state.scope)}); this run is ${describe(scope)}`,
-        { exitCode: 2, hint: 'use another --checkpoint file for this export, or --reset to discard the old position and start over' },
-      );
-    }
-    return state;
+  load(scope: Scope): TableProgress | undefined {
+    return checkScope(this.where, this.data.tables[scope.table], scope);
   }
 
-  /** Updates a table's state in memory; `commit` makes it durable. */
-  set(scope: Scope, update: Partial<TableState> & { cursor: Cursor }): TableState {
-    const prev = this.data.tables[scope.table];
-    const next: TableState = { ...(prev ?? { rows: 0 }), ...update, fingerprint: fingerprint(scope), scope: { ...scope } } as TableState;
-    this.data.tables[scope.table] = next;
-    return next;
+  saved(table: string): boolean {
+    return this.savedTables.has(table);
   }
 
-  snapshot(): CheckpointFile {
-    return structuredClone(this.data);
-  }
-
-  /** Writes the file atomically. Commits are serialised so an older state never lands last. */
-  commit(): Promise<void> {
-    this.data.updatedAt = new Date().toISOString();
+  /** Writes the whole file with this table's progress. Writes are serialised so an older state never lands last. */
+  save(progress: TableProgress): Promise<void> {
+    this.data = { version: CHECKPOINT_VERSION, updatedAt: new Date().toISOString(), tables: { ...this.data.tables, [progress.scope.table]: progress } };
     const text = `${JSON.stringify(this.data, null, 2)}\n`;
+    const table = progress.scope.table;
     const next = this.writing.then(() =>
-      writeFileAtomic(this.path, text, { fsync: true, mode: 0o600 }).catch((err: NodeJS.ErrnoException) => {
-        throw new CheckpointError(`cannot write the checkpoint ${this.path}: ${err.code ?? err.message}`, {
-          exitCode: 1,
-          cause: err,
-          hint: 'the data written so far is safe; the next run resumes from the last saved position',
-        });
-      }),
+      replaceFile(this.where, text).then(
+        () => void this.savedTables.add(table),
+        (err: NodeJS.ErrnoException) => {
+          throw new CheckpointError(`cannot write the checkpoint ${this.where}: ${err.code ?? err.message}`, {
+            exitCode: 1,
+            cause: err,
+            hint: 'the data written so far is safe; the next run resumes from the last saved position',
+          });
+        },
+      ),
     );
     this.writing = next.catch(() => undefined);
     return next;
@@ -148,4 +134,45 @@ export class CheckpointStore {
     await this.writing;
     await this.lock.release();
   }
+
+  /** For a forced exit that cannot await: drop the lock so the next run need not wait for it. */
+  releaseLockSync(): void {
+    this.lock.releaseSync(unlinkSync);
+  }
+}
+
+/** Progress kept in memory only: for tests, and for runs whose position need not outlive them. */
+export class MemoryCheckpointStore implements CheckpointStore {
+  readonly tables = new Map<string, TableProgress>();
+  /** Every save, in order (tests read the history). */
+  readonly history: TableProgress[] = [];
+  /** Makes the next save fail (tests). */
+  failNext?: Error;
+
+  constructor(readonly where = 'memory') {}
+
+  async open(options: { reset: boolean }): Promise<void> {
+    if (options.reset) this.tables.clear();
+  }
+
+  load(scope: Scope): TableProgress | undefined {
+    return checkScope(this.where, this.tables.get(scope.table), scope);
+  }
+
+  saved(table: string): boolean {
+    return this.tables.has(table);
+  }
+
+  async save(progress: TableProgress): Promise<void> {
+    const fail = this.failNext;
+    if (fail) {
+      this.failNext = undefined;
+      throw fail;
+    }
+    const copy = structuredClone(progress);
+    this.tables.set(progress.scope.table, copy);
+    this.history.push(copy);
+  }
+
+  async close(): Promise<void> {}
 }

@@ -4,12 +4,15 @@ import { basicAuth, ServiceNowClient, type AuthProvider } from '../servicenow/cl
 import { readableUrl } from '../servicenow/response.js';
 import { OAuthProvider } from '../servicenow/oauth.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
-import { TableReader } from '../servicenow/reader.js';
+import { TableReader, type ReaderOptions } from '../servicenow/reader.js';
+import { auditShape, tableShape } from '../servicenow/entry.js';
+import type { RunEvents, RunStats } from '../pipeline/events.js';
+import type { Stream } from '../pipeline/catch-up.js';
+import type { TableJob } from '../pipeline/table-run.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
 import type { Reporter } from '../ui/reporter.js';
-import type { RunStats } from '../pipeline/export.js';
 import { OutageLog } from '../ui/outage.js';
 
 /** Test hook: NOWPIPE_RETRY_BASE_MS shortens backoff so fault tests do not sleep for real. */
@@ -68,36 +71,61 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
   });
 }
 
-export function buildReader(config: Config, client: ServiceNowClient, reporter: Reporter): TableReader {
-  return readerFor(client, reporter, { table: config.table, query: config.query, fields: config.fields, displayValue: config.displayValue, batchSize: config.batchSize });
+/** The reader of a table's rows, and with --deletes of its deletes, as the pipeline's job. */
+export function tableJob(config: Config, client: ServiceNowClient, events: RunEvents): TableJob {
+  const streams: Stream[] = [{ name: 'rows', reader: buildReader(config, client, events) }];
+  if (config.deletes) streams.push({ name: 'deletes', reader: buildDeletesReader(config, client, events) });
+  return {
+    scope: { instance: config.url, table: config.table, query: config.query, fields: config.fields },
+    since: config.since,
+    until: config.until,
+    lag: config.lag,
+    overlap: config.overlap,
+    follow: config.follow,
+    pollSeconds: config.pollInterval,
+    concurrency: config.concurrency,
+    streams,
+  };
 }
 
-/** The reader of sys_audit_delete for the table: keyset on (sys_created_on, sys_id). */
-export function buildDeletesReader(config: Config, client: ServiceNowClient, reporter: Reporter): TableReader {
-  return readerFor(client, reporter, {
-    table: 'sys_audit_delete',
-    query: `tablename=${config.table}`,
-    fields: ['sys_id', 'sys_created_on', 'tablename', 'documentkey'],
-    displayValue: 'false',
+export function buildReader(config: Config, client: ServiceNowClient, events: RunEvents): TableReader {
+  return readerFor(client, events, config.table, {
+    table: config.table,
+    query: config.query,
+    fields: config.fields,
+    displayValue: config.displayValue,
     batchSize: config.batchSize,
-    cursorField: 'sys_created_on',
+    shape: tableShape(),
   });
 }
 
-function readerFor(client: ServiceNowClient, reporter: Reporter, options: ConstructorParameters<typeof TableReader>[1]): TableReader {
-  return new TableReader(
-    client,
-    options,
-    {
-      pageSizeReduced: (from, to) => reporter.warn(`the instance cancelled a request for time; page size ${from} → ${to}`),
-      hiddenBlock: (n) => reporter.verbose(`an empty page while rows remain (hidden by ACLs?): stepping over ${n} rows`),
-      outOfOrder: (prev, row) =>
-        reporter.warnOnce(
-          'order',
-          `rows came back out of order (${row.updatedOn} ${row.sysId} after ${prev.updatedOn} ${prev.sysId}); skipped as already written. Is the integration user's time zone UTC?`,
-        ),
+/** The reader of sys_audit_delete for the table: keyset on (sys_created_on, sys_id). */
+export function buildDeletesReader(config: Config, client: ServiceNowClient, events: RunEvents): TableReader {
+  return readerFor(client, events, config.table, {
+    table: 'sys_audit_delete',
+    query: `tablename=${config.table}`,
+    displayValue: 'false',
+    batchSize: config.batchSize,
+    shape: auditShape(),
+  });
+}
+
+function readerFor(client: ServiceNowClient, events: RunEvents, table: string, options: ReaderOptions): TableReader {
+  let hidden = 0;
+  return new TableReader(client, options, {
+    pageSizeReduced: (from, to) => events.emit({ type: 'warning', table, message: `the instance cancelled a request for time; page size ${from} → ${to}` }),
+    hiddenRows: (stepped) => {
+      hidden += stepped;
+      events.emit({ type: 'hidden-rows', table, stepped, total: hidden });
     },
-  );
+    fieldsMissing: (fields) =>
+      events.emit({
+        type: 'warning',
+        table,
+        once: `fields:${table}`,
+        message: `--fields: ${fields.join(', ')} never came back from ${options.table}: ${fields.length === 1 ? 'no such field' : 'no such fields'} (ServiceNow ignores unknown names; a typo?)`,
+      }),
+  });
 }
 
 /** `reporter`: the run's, so a sink's notices do not tear its progress line. */

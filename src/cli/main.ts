@@ -3,6 +3,7 @@ import { Reporter } from '../ui/reporter.js';
 import type { Flags } from './commands/export.js';
 import { reportError } from './exit.js';
 import { connectionOptions, exportOptions } from './options.js';
+import { forcedExit } from './signals.js';
 
 const VERSION = '0.1.0';
 
@@ -49,7 +50,8 @@ async function main(argv: string[]): Promise<void> {
   }
   let code: number;
   try {
-    code = task ? await task : 0;
+    // A second signal quits at once, whatever the command is still doing.
+    code = task ? await Promise.race([task, forcedExit]) : 0;
   } catch (err) {
     code = reportError(err, new Reporter({ verbose: argv.includes('--verbose') || argv.includes('-v') }));
   }

@@ -1,6 +1,7 @@
 import { NowpipeError } from './nowpipe-error.js';
 
-export type ResponseProblem = 'not-json' | 'truncated' | 'cancelled' | 'error-body';
+/** `unsorted` and `out-of-range`: the instance did not honour the keyset query (never retried). */
+export type ResponseProblem = 'not-json' | 'truncated' | 'cancelled' | 'error-body' | 'unsorted' | 'out-of-range';
 
 /**
  * A 200 that is not a good answer: the hibernation page, a cut-off body, a transaction the

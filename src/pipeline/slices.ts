@@ -1,24 +1,11 @@
-import type { Cursor } from '../servicenow/query.js';
-import { rangeQuery } from '../servicenow/query.js';
-import type { TableReader } from '../servicenow/reader.js';
+import type { Slice } from '../checkpoint/progress.js';
+import type { KeysetReader } from '../servicenow/reader.js';
 import { shiftSnTimestamp } from '../servicenow/time.js';
 
 /**
- * One slice of a parallel backfill: rows with start < ts <= end, read by its own keyset scan
- * whose cursor is saved in the checkpoint.
+ * Planning a parallel backfill. A slice holds the rows with start < ts <= end and is read by
+ * its own keyset scan, whose cursor is saved in the checkpoint.
  */
-export interface SliceState {
-  start: string;
-  end: string;
-  /**
-   * The slice owns its start second too (start <= ts). Plans made now never say so: the first
-   * slice starts a second before the range instead, which reads the same rows without a request
-   * to drain that second first. Checkpoints saved by earlier versions may still say so.
-   */
-  first: boolean;
-  cursor?: Cursor;
-  done: boolean;
-}
 
 /** How many slices a backfill of `total` rows deserves: none unless it spans several pages. */
 export function sliceCount(total: number | undefined, concurrency: number, batchSize: number): number {
@@ -29,12 +16,13 @@ export function sliceCount(total: number | undefined, concurrency: number, batch
 /**
  * Cuts [from, hi] at timestamps found by position, so each slice holds about the same number of
  * rows (by X-Total-Count) and finishes at about the same time. Boundaries are whole seconds, so
- * however dense a second is, it belongs to exactly one slice.
+ * however dense a second is, it belongs to exactly one slice. The first slice starts a second
+ * before the range, so it owns the range's first second.
  */
-export function slicesFromBoundaries(from: string, hi: string, boundaries: Array<string | undefined>): SliceState[] {
+export function slicesFromBoundaries(from: string, hi: string, boundaries: Array<string | undefined>): Slice[] {
   const cuts = [...new Set(boundaries.filter((b): b is string => b !== undefined && b > from && b < hi))].sort();
   const edges = [shiftSnTimestamp(from, -1), ...cuts, hi];
-  const slices: SliceState[] = [];
+  const slices: Slice[] = [];
   for (let i = 0; i + 1 < edges.length; i++) slices.push({ start: edges[i]!, end: edges[i + 1]!, first: false, done: false });
   return slices;
 }
@@ -48,9 +36,8 @@ export function cutPositions(total: number, count: number): number[] {
   return Array.from({ length: count - 1 }, (_, i) => Math.floor((total * (i + 1)) / count) - 1);
 }
 
-export async function planSlices(reader: TableReader, query: string | undefined, from: string, hi: string, total: number, count: number, signal?: AbortSignal): Promise<SliceState[]> {
-  const range = rangeQuery(from, hi, query);
-  const boundaries = await Promise.all(cutPositions(total, count).map((position) => reader.timestampAt(range, position, signal)));
+export async function planSlices(reader: KeysetReader, from: string, hi: string, total: number, count: number, signal?: AbortSignal): Promise<Slice[]> {
+  const boundaries = await Promise.all(cutPositions(total, count).map((position) => reader.timestampAt(from, hi, position, signal)));
   return slicesFromBoundaries(from, hi, boundaries);
 }
 

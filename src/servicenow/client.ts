@@ -132,13 +132,6 @@ export class ServiceNowClient {
     return this.clock.now(monotonicNow()) ?? Date.now();
   }
 
-  /** When (local ms) a follow poll due at `due` should start: see ServerClock.nextPoll. */
-  nextPollAt(due: number): number {
-    const wall = Date.now();
-    const mono = monotonicNow();
-    return wall + (this.clock.nextPoll(mono + (due - wall), mono) - mono);
-  }
-
   tableUrl(table: string, params: Params): string {
     const u = new URL(`${this.baseUrl}/api/now/table/${encodeURIComponent(table)}`);
     for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.set(k, String(v));

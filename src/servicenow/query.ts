@@ -29,9 +29,13 @@ export function drainQuery(cursor: Cursor, userQuery?: string, field = 'sys_upda
   return and(userQuery, `${field}=${ts}${after}^ORDERBYsys_id`);
 }
 
-/** Rows after the cursor's second, up to and including the high-water second. */
-export function advanceQuery(afterSecond: string, hi: string, userQuery?: string, field = 'sys_updated_on'): string {
-  return and(userQuery, `${field}>${escapeValue(afterSecond)}^${field}<=${escapeValue(hi)}^ORDERBY${field}^ORDERBYsys_id`);
+/**
+ * Rows from the second `from` (or after it, with `inclusive` false) up to and including the
+ * high-water second, in keyset order. Starting inclusive re-reads the rows of `from` already
+ * taken (the client skips them) instead of spending a request on draining that second.
+ */
+export function advanceQuery(from: string, hi: string, userQuery?: string, field = 'sys_updated_on', inclusive = false): string {
+  return and(userQuery, `${field}${inclusive ? '>=' : '>'}${escapeValue(from)}^${field}<=${escapeValue(hi)}^ORDERBY${field}^ORDERBYsys_id`);
 }
 
 /** Everything a sweep from `since` to `hi` will read (for counts and ETA). */

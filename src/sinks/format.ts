@@ -1,21 +1,8 @@
-import { rawValue } from '../servicenow/reader.js';
-import { fullRow, rowJson, type Row } from '../servicenow/response.js';
+import { fullRow, rowJson } from '../servicenow/response.js';
 import { snToIso } from '../servicenow/time.js';
-import type { ChangeRecord, Op } from './types.js';
+import type { ChangeRecord } from './types.js';
 
 export type Format = 'raw' | 'envelope';
-
-/** Created in this version when created == updated, as the Cloud Elements seed decides it. */
-export function opOf(row: Row): Exclude<Op, 'd'> {
-  const created = rawValue(row.sys_created_on);
-  const updated = rawValue(row.sys_updated_on);
-  if (typeof created === 'string' && typeof updated === 'string') return created === updated ? 'c' : 'u';
-  return rawValue(row.sys_mod_count) === '0' ? 'c' : 'u';
-}
-
-export function toRecord(row: Row, table: string, instance: string, cursor: { updatedOn: string; sysId: string }): ChangeRecord {
-  return { op: opOf(row), table, instance, sysId: cursor.sysId, updatedOn: cursor.updatedOn, row };
-}
 
 /** The value of a record in the chosen format, as an object (Kafka and files serialise it). */
 export function recordValue(r: ChangeRecord, format: Format): unknown {

@@ -1,7 +1,7 @@
+import type { Op } from '../servicenow/entry.js';
 import type { Row } from '../servicenow/response.js';
 
-/** c: created in this version, u: updated, d: deleted. */
-export type Op = 'c' | 'u' | 'd';
+export type { Op } from '../servicenow/entry.js';
 
 /** One change to deliver: a row version, or a delete (row null). */
 export interface ChangeRecord {
@@ -25,4 +25,21 @@ export interface Sink {
   write(records: ChangeRecord[]): Promise<void>;
   /** Flushes and releases everything; after a clean close all written data is final. */
   close(): Promise<void>;
+  /**
+   * Only for an output a reader consumes through a buffer (a pipe): when the reader goes away,
+   * up to `unreadAtMost` bytes already handed on may never have been read, so the pipeline moves
+   * the checkpoint back before them.
+   */
+  readonly pipe?: OutputPipe;
+  /** Where the data went, in a few words for the summary (`3 files in out/incident`). */
+  describe?(): string | undefined;
+}
+
+export interface OutputPipe {
+  /** Bytes handed on so far. */
+  handedOn(): number;
+  /** How many of them may still sit unread when the reader goes away. */
+  readonly unreadAtMost: number;
+  /** True once the reader went away. */
+  closed(): boolean;
 }

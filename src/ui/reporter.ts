@@ -8,17 +8,7 @@ export interface ReporterOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface ProgressState {
-  rows: number;
-  pages: number;
-  retries: number;
-  /** Rows expected (from X-Total-Count), for the ETA. */
-  total?: number;
-  /** Free text appended to the line (cursor time, lag, next poll). */
-  detail?: string;
-}
-
-function duration(seconds: number): string {
+export function duration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
   if (seconds < 60) return `${Math.round(seconds)}s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
@@ -48,7 +38,7 @@ export class Reporter {
   private spinner?: Ora;
   /** Set while the terminal's progress line is wanted (ora is loaded on demand). */
   private progressWanted = false;
-  private lastProgress?: ProgressState;
+  private lastStatus?: string;
   private started = Date.now();
   private lastPlain = 0;
   private readonly warned = new Set<string>();
@@ -107,29 +97,17 @@ export class Reporter {
     this.progressWanted = true;
     void import('ora').then(({ default: ora }) => {
       if (!this.progressWanted || this.spinner) return;
-      const text = this.lastProgress ? this.progressLine(this.lastProgress) : 'starting…';
+      const text = this.lastStatus ?? 'starting…';
       this.spinner = ora({ stream: this.stream, text, discardStdin: false, hideCursor: false }).start();
     });
   }
 
-  progressLine(p: ProgressState): string {
-    const secs = (Date.now() - this.started) / 1000;
-    const rate = secs > 0 ? p.rows / secs : 0;
-    const parts = [count(p.rows, 'row'), `${formatCount(Math.round(rate))} rows/s`, count(p.pages, 'page')];
-    if (p.retries > 0) parts.push(count(p.retries, 'retry', 'retries'));
-    if (p.total !== undefined && p.total > 0 && rate > 0) {
-      const left = Math.max(0, p.total - p.rows);
-      parts.push(`${Math.min(100, Math.floor((p.rows / p.total) * 100))}%`, `ETA ${duration(left / rate)}`);
-    }
-    if (p.detail) parts.push(p.detail);
-    return parts.join(' · ');
-  }
-
-  progress(p: ProgressState): void {
+  /** The status line: animated in place on a terminal; elsewhere printed now and then. */
+  status(line: string): void {
     if (this.quiet) return;
-    this.lastProgress = p;
+    this.lastStatus = line;
     if (this.spinner) {
-      this.spinner.text = this.progressLine(p);
+      this.spinner.text = line;
       return;
     }
     if (this.progressWanted) return; // the spinner is on its way and will show this
@@ -137,7 +115,7 @@ export class Reporter {
     const now = Date.now();
     if (now - this.lastPlain >= 30_000 && now - this.started >= 30_000) {
       this.lastPlain = now;
-      this.print(this.progressLine(p));
+      this.print(line);
     }
   }
 

@@ -166,7 +166,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
   });
 
   it('--max-requests-per-second paces the whole run, across every worker', async () => {
-    sim = await startSimulator({ rows: 1000, seed: 64, latencyMs: 20 });
+    sim = await startSimulator({ rows: 2000, seed: 64, latencyMs: 20 });
     const dir = await tempDir();
     const started = Date.now();
     const res = await runCli(args(sim, join(dir, 'cp.json'), '--batch-size', '100', '--concurrency', '4', '--max-requests-per-second', '5'));

@@ -3,6 +3,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, ServiceNowClient } from '../../src/servicenow/client.js';
 import { TableReader } from '../../src/servicenow/reader.js';
+import { tableShape } from '../../src/servicenow/entry.js';
 
 // Precise HTTP exchanges, stated request by request (the simulator covers realistic data).
 const BASE = 'https://acme.service-now.com';
@@ -48,11 +49,11 @@ describe('TableReader exchanges', () => {
         return HttpResponse.json({ result: rows }, { headers: { 'X-Total-Count': String(rows.length) } });
       }),
     );
-    const reader = new TableReader(client(), { table: 'incident', displayValue: 'false', batchSize: 8 });
+    const reader = new TableReader(client(), { table: 'incident', displayValue: 'false', batchSize: 8, shape: tableShape() });
     const pages = await collect(reader);
-    expect(pages.flatMap((p) => p.rows.map((r) => r.sys_id))).toEqual(['a']);
+    expect(pages.flatMap((p) => p.entries.map((e) => e.subject))).toEqual(['a']);
     expect(reader.pageSize).toBe(2);
-    expect(seen.map((q) => q.get('sysparm_limit'))).toEqual(['8', '4', '2', '2']);
+    expect(seen.map((q) => q.get('sysparm_limit'))).toEqual(['8', '4', '2']);
   });
 
   it('steps over an ACL-hidden block with an offset inside the same keyset query', async () => {
@@ -63,7 +64,7 @@ describe('TableReader exchanges', () => {
         const query = q.get('sysparm_query')!;
         const offset = Number(q.get('sysparm_offset') ?? 0);
         if (query.startsWith('sys_updated_on=')) return HttpResponse.json({ result: [] }, { headers: { 'X-Total-Count': '0' } });
-        if (query.startsWith('sys_updated_on>2024-01-01 00:00:00^')) {
+        if (query.startsWith('sys_updated_on>=2024-01-01 00:00:00^')) {
           // 25 matching rows; the first 18 are hidden from this user.
           const rows = offset >= 18 ? [row('2024-01-01 00:00:07', 'z')] : [];
           return HttpResponse.json({ result: rows }, { headers: { 'X-Total-Count': '25' } });
@@ -71,10 +72,10 @@ describe('TableReader exchanges', () => {
         return HttpResponse.json({ result: [] }, { headers: { 'X-Total-Count': '0' } });
       }),
     );
-    const reader = new TableReader(client(), { table: 'incident', displayValue: 'false', batchSize: 10 });
+    const reader = new TableReader(client(), { table: 'incident', displayValue: 'false', batchSize: 10, shape: tableShape() });
     const pages = await collect(reader);
-    expect(pages.flatMap((p) => p.rows.map((r) => r.sys_id))).toEqual(['z']);
-    const offsets = seen.filter((q) => q.get('sysparm_query')!.startsWith('sys_updated_on>2024-01-01 00:00:00^')).map((q) => q.get('sysparm_offset'));
+    expect(pages.flatMap((p) => p.entries.map((e) => e.subject))).toEqual(['z']);
+    const offsets = seen.filter((q) => q.get('sysparm_query')!.startsWith('sys_updated_on>=2024-01-01 00:00:00^')).map((q) => q.get('sysparm_offset'));
     expect(offsets).toEqual([null, '9', '18']);
     expect(seen.every((q) => q.get('sysparm_query')!.includes('ORDERBY'))).toBe(true);
   });
@@ -120,10 +121,10 @@ describe('TableReader exchanges', () => {
         return HttpResponse.json({ result: rows }, { headers: { 'X-Total-Count': String(rows.length) } });
       }),
     );
-    const reader = new TableReader(client(), { table: 'incident', displayValue: 'true', batchSize: 10 });
+    const reader = new TableReader(client(), { table: 'incident', displayValue: 'true', batchSize: 10, shape: tableShape() });
     const pages = await collect(reader);
     expect(seen.every((q) => q.get('sysparm_display_value') === 'all')).toBe(true);
-    expect(pages[0]!.rows[0]).toEqual({ sys_id: 'a', sys_updated_on: '12-31-2023 04:00:03 PM', number: 'INC1' });
+    expect(pages[0]!.entries[0]!.row).toEqual({ sys_id: 'a', sys_updated_on: '12-31-2023 04:00:03 PM', number: 'INC1' });
     expect(pages[0]!.cursor).toEqual({ updatedOn: '2024-01-01 00:00:03', sysId: 'a' });
   });
 });

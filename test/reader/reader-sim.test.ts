@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { basicAuth, ServiceNowClient } from '../../src/servicenow/client.js';
 import { TableReader } from '../../src/servicenow/reader.js';
+import { tableShape } from '../../src/servicenow/entry.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 
 // The reader against the simulator over real HTTP, one trap of SERVICENOW.md at a time.
@@ -18,7 +19,7 @@ function reader(s: Simulator, batchSize: number, extra: Partial<ConstructorParam
     connectTimeoutMs: 5000,
     retry: { retries: 3, baseDelayMs: 5, maxDelayMs: 20, jitter: 0, maxRetryAfterMs: 5000 },
   });
-  return new TableReader(client, { table: 'incident', displayValue: 'false', batchSize, ...extra });
+  return new TableReader(client, { table: 'incident', displayValue: 'false', batchSize, shape: tableShape(), ...extra });
 }
 
 const HI = '2999-01-01 00:00:00';
@@ -26,7 +27,7 @@ async function readAll(r: TableReader, onPage?: (n: number) => void) {
   const out: string[] = [];
   let n = 0;
   for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI)) {
-    out.push(...p.rows.map((x) => x.sys_id as string));
+    out.push(...p.entries.map((e) => e.subject));
     onPage?.(++n);
   }
   return out;
@@ -41,7 +42,7 @@ describe('reader traps (simulator over HTTP)', () => {
     let read: string[] = [];
     const r = reader(sim, 100);
     for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, sim.now().toISOString().slice(0, 19).replace('T', ' '))) {
-      read.push(...p.rows.map((x) => x.sys_id as string));
+      read.push(...p.entries.map((e) => e.subject));
       const victim = read[Math.floor(read.length / 2)]!;
       sim.update('incident', victim);
       updated.add(victim);
@@ -70,7 +71,7 @@ describe('reader traps (simulator over HTTP)', () => {
     const expected = sim.visibleRows('incident').filter((x) => (x.sys_updated_on as string) >= dense).length;
     // The sweep starts in the dense second, so the very request that drains it is the one cancelled.
     const got: string[] = [];
-    for await (const p of reader(sim, 1000).sweep({ updatedOn: dense, sysId: '' }, HI)) got.push(...p.rows.map((x) => x.sys_id as string));
+    for await (const p of reader(sim, 1000).sweep({ updatedOn: dense, sysId: '' }, HI)) got.push(...p.entries.map((e) => e.subject));
     expect(expected).toBeGreaterThan(800);
     expect(got).toHaveLength(expected);
     expect(new Set(got).size).toBe(expected);
@@ -82,7 +83,7 @@ describe('reader traps (simulator over HTTP)', () => {
     const sweep = reader(sim, 10_000).sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI);
     const pages: Array<{ rows: number; end: boolean }> = [];
     for await (const p of sweep) {
-      pages.push({ rows: p.rows.length, end: p.end });
+      pages.push({ rows: p.entries.length, end: p.response !== undefined });
       if (pages.filter((x) => x.end).length === 1) break; // the first 10,000-row response
     }
     expect(pages.length).toBeGreaterThan(3);
@@ -100,14 +101,16 @@ describe('reader traps (simulator over HTTP)', () => {
     const got: string[] = [];
     const r = reader(sim, 10_000);
     // afterSecond: the first request is the big one, so it is the one cut off.
-    for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI, undefined, { afterSecond: true })) got.push(...p.rows.map((x) => x.sys_id as string));
+    for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI, undefined, { afterSecond: true })) got.push(...p.entries.map((e) => e.subject));
     expect(got).toHaveLength(6_000);
     expect(new Set(got).size).toBe(6_000);
     const pages = sim.requests.filter((q) => q.path.endsWith('/incident'));
-    // The cut response handed on its first rows; the next request starts after the last of them.
-    expect(pages[0]!.query.sysparm_query).toMatch(/^sys_updated_on>/);
+    // The cut response handed on its first rows; the next request starts at the last of them
+    // (its second again, the rows already taken skipped), with no drain request in between.
+    expect(pages[0]!.query.sysparm_query).toMatch(/^sys_updated_on>\d/);
     const after = pages[1]!;
-    expect(after.query.sysparm_query).toMatch(/^sys_updated_on=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\^sys_id>[0-9a-f]{32}\^ORDERBYsys_id$/);
+    expect(after.query.sysparm_query).toMatch(/^sys_updated_on>=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\^sys_updated_on<=/);
+    expect(pages).toHaveLength(2);
     // Half the body arrived before the cut: only the other half is asked for again.
     expect(pages.at(-1)!.rows).toBeLessThan(4_000);
   });
@@ -125,7 +128,7 @@ describe('reader traps (simulator over HTTP)', () => {
     sim = await startSimulator({ rows: 30, seed: 13 });
     const r = reader(sim, 10, { fields: ['number'], displayValue: 'true' });
     const rows = [];
-    for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI)) rows.push(...p.rows);
+    for await (const p of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI)) rows.push(...p.entries.map((e) => e.row!));
     expect(rows).toHaveLength(30);
     expect(Object.keys(rows[0]!).sort()).toEqual(['number', 'sys_created_on', 'sys_id', 'sys_mod_count', 'sys_updated_on']);
     expect(String(rows[0]!.sys_updated_on)).toMatch(/^\d\d-\d\d-\d{4} \d\d:\d\d:\d\d (AM|PM)$/);

@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
-import { readFile, utimes, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointStore } from '../../src/checkpoint/store.js';
+import { FileCheckpointStore as CheckpointStore } from '../../src/checkpoint/store.js';
+import { freshProgress, type Scope } from '../../src/checkpoint/progress.js';
 import { CheckpointError } from '../../src/errors/index.js';
 
-const scope = { instance: 'https://acme.service-now.com', table: 'incident', query: 'active=true', fields: ['number'] };
+const scope: Scope = { instance: 'https://acme.service-now.com', table: 'incident', query: 'active=true', fields: ['number'] };
+const at = (s: Scope, updatedOn: string, sysId: string, rows = 0) => ({ ...freshProgress(s, '2024-01-01 00:00:00'), cursor: { updatedOn, sysId }, rows });
 const dir = () => mkdtemp(join(tmpdir(), 'nowpipe-cp-'));
 
 describe('CheckpointStore', () => {
@@ -15,16 +17,15 @@ describe('CheckpointStore', () => {
     const path = join(await dir(), 'sub', 'cp.json');
     const a = new CheckpointStore(path);
     await a.open({ reset: false });
-    expect(a.table(scope)).toBeUndefined();
-    a.set(scope, { cursor: { updatedOn: '2024-01-01 00:00:00', sysId: 'abc' }, rows: 10 });
-    await a.commit();
+    expect(a.load(scope)).toBeUndefined();
+    await a.save(at(scope, '2024-01-01 00:00:00', 'abc', 10));
     await a.close();
     const text = await readFile(path, 'utf8');
     expect(JSON.parse(text)).toMatchObject({ version: 1, tables: { incident: { cursor: { updatedOn: '2024-01-01 00:00:00', sysId: 'abc' }, rows: 10 } } });
 
     const b = new CheckpointStore(path);
     await b.open({ reset: false });
-    expect(b.table(scope)?.cursor.sysId).toBe('abc');
+    expect(b.load(scope)?.cursor.sysId).toBe('abc');
     await b.close();
   });
 
@@ -32,16 +33,15 @@ describe('CheckpointStore', () => {
     const path = join(await dir(), 'cp.json');
     const a = new CheckpointStore(path);
     await a.open({ reset: false });
-    a.set(scope, { cursor: { updatedOn: 't', sysId: 's' } });
-    await a.commit();
+    await a.save(at(scope, '2024-01-01 00:00:01', 's'));
     await a.close();
 
     const b = new CheckpointStore(path);
     await b.open({ reset: false });
-    expect(() => b.table({ ...scope, query: 'active=false' })).toThrow(CheckpointError);
+    expect(() => b.load({ ...scope, query: 'active=false' })).toThrow(CheckpointError);
     let caught: unknown;
     try {
-      b.table({ ...scope, fields: ['number', 'state'] });
+      b.load({ ...scope, fields: ['number', 'state'] });
     } catch (e) {
       caught = e;
     }
@@ -52,7 +52,7 @@ describe('CheckpointStore', () => {
 
     const c = new CheckpointStore(path);
     await c.open({ reset: true });
-    expect(c.table({ ...scope, query: 'active=false' })).toBeUndefined();
+    expect(c.load({ ...scope, query: 'active=false' })).toBeUndefined();
     await c.close();
   });
 
@@ -123,5 +123,84 @@ describe('CheckpointStore', () => {
     const err = await s.open({ reset: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect((err as CheckpointError).exitCode).toBe(2);
+  });
+});
+
+describe('a checkpoint that nowpipe did not write as it is', () => {
+  const good = () => ({
+    version: 1,
+    updatedAt: '2024-02-01T00:00:00.000Z',
+    tables: { incident: { ...freshProgress(scope, '2024-01-01 00:00:00'), cursor: { updatedOn: '2024-01-05 00:00:00', sysId: 'abc' }, rows: 3 } },
+  });
+  const damaged: Array<[string, (d: ReturnType<typeof good>) => unknown, RegExp]> = [
+    ['"tables": null', (d) => ({ ...d, tables: null }), /tables: must be an object of tables/],
+    ['a table entry {}', (d) => ({ ...d, tables: { incident: {} } }), /tables\.incident/],
+    ['"cursor": null', (d) => ({ ...d, tables: { incident: { ...d.tables.incident, cursor: null } } }), /tables\.incident\.cursor: must be a cursor/],
+    ['a bad slice entry', (d) => ({ ...d, tables: { incident: { ...d.tables.incident, slices: [{ start: 'x' }], slicesHi: '2024-01-05 00:00:00' } } }), /tables\.incident\.slices\.0/],
+    ['"version": "1"', (d) => ({ ...d, version: '1' }), /version: must be 1 \(the number\), not "1"/],
+    ['a cursor of "not a date"', (d) => ({ ...d, tables: { incident: { ...d.tables.incident, cursor: { updatedOn: 'not a date', sysId: 'abc' } } } }), /cursor\.updatedOn: "not a date" is not a time/],
+    ['a cursor in 2099', (d) => ({ ...d, tables: { incident: { ...d.tables.incident, cursor: { updatedOn: '2099-01-01 00:00:00', sysId: 'abc' } } } }), /2099-01-01 00:00:00 is in the future/],
+    ['rows that are not a count', (d) => ({ ...d, tables: { incident: { ...d.tables.incident, rows: -1 } } }), /rows/],
+  ];
+
+  it.each(damaged)('%s: exit 2, says what is wrong and how to start over', async (_name, damage, what) => {
+    const path = join(await dir(), 'cp.json');
+    await writeFile(path, JSON.stringify(damage(good())));
+    const s = new CheckpointStore(path);
+    const err = (await s.open({ reset: false }).catch((e: unknown) => e)) as CheckpointError;
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(what);
+    expect(err.hint).toMatch(/--reset/);
+    // The lock is released: a run with --reset can go on.
+    const r = new CheckpointStore(path);
+    await r.open({ reset: true });
+    await r.close();
+  });
+
+  it('reads a good one', async () => {
+    const path = join(await dir(), 'cp.json');
+    await writeFile(path, JSON.stringify(good()));
+    const s = new CheckpointStore(path);
+    await s.open({ reset: false });
+    expect(s.load(scope)?.cursor).toEqual({ updatedOn: '2024-01-05 00:00:00', sysId: 'abc' });
+    expect(s.saved('incident')).toBe(true);
+    await s.close();
+  });
+
+  it('a newer version is refused as such, not as damaged', async () => {
+    const path = join(await dir(), 'cp.json');
+    await writeFile(path, JSON.stringify({ ...good(), version: 7 }));
+    const err = (await new CheckpointStore(path).open({ reset: false }).catch((e: unknown) => e)) as CheckpointError;
+    expect(err.message).toMatch(/version 7, written by a newer nowpipe/);
+    expect(err.exitCode).toBe(2);
+  });
+});
+
+describe('writing the checkpoint', () => {
+  it('replaces a symlink at the checkpoint path instead of writing through it (--reset)', async () => {
+    const d = await dir();
+    const target = join(d, 'precious.txt');
+    await writeFile(target, 'do not touch');
+    const path = join(d, 'cp.json');
+    await symlink(target, path);
+    const s = new CheckpointStore(path);
+    await s.open({ reset: true });
+    await s.save(at(scope, '2024-01-01 00:00:01', 's'));
+    await s.close();
+    expect(await readFile(target, 'utf8')).toBe('do not touch');
+    expect((await lstat(path)).isSymbolicLink()).toBe(false);
+    expect(JSON.parse(await readFile(path, 'utf8')).tables.incident.cursor.sysId).toBe('s');
+  });
+
+  it('leaves no temporary file behind and keeps the file private (0600)', async () => {
+    const d = await dir();
+    const path = join(d, 'cp.json');
+    const s = new CheckpointStore(path);
+    await s.open({ reset: false });
+    for (let i = 0; i < 5; i++) await s.save(at(scope, `2024-01-01 00:00:0${i}`, 's'));
+    await s.close();
+    expect((await readdir(d)).filter((f) => f.includes('.tmp'))).toEqual([]);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
   });
 });

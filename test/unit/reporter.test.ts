@@ -31,7 +31,7 @@ describe('Reporter', () => {
     const t = terminal(undefined, false);
     const r = new Reporter({ stream: t.stream, env: {} });
     r.startProgress();
-    r.progress({ rows: 5, pages: 1, retries: 0 });
+    r.status('5 rows · 1 page');
     r.summary('done: 5 rows');
     expect(t.text()).toBe('done: 5 rows\n');
   });

@@ -1,8 +1,8 @@
 import { loadConfig } from '../../config/load.js';
 import { configForTable, type Config } from '../../config/schema.js';
 import type { ServiceNowClient } from '../../servicenow/client.js';
-import { newStats } from '../../pipeline/export.js';
-import { rawValue } from '../../servicenow/reader.js';
+import { newStats } from '../../pipeline/events.js';
+import { rawValue } from '../../servicenow/entry.js';
 import { fromSnTimestamp, isSnTimestamp } from '../../servicenow/time.js';
 import { count, Reporter } from '../../ui/reporter.js';
 import { buildClient } from '../components.js';

@@ -31,7 +31,7 @@ export async function demoCommand(flags: Flags): Promise<number> {
     reporter.info(`demo instance with ${count} incidents at ${sim.url} (user admin); checkpoint ${scratch ? 'in a temporary folder, removed at the end' : checkpoint}`);
     const stop = config.follow ? sim.startLiveChanges({ perSecond: 2, table: config.table, deleteRatio: 0.1 }) : () => undefined;
     try {
-      return await runExport(config, new Reporter({ quiet: config.quiet, verbose: config.verbose }), scratch ? 'the temporary folder' : checkpoint);
+      return await runExport(config, new Reporter({ quiet: config.quiet, verbose: config.verbose }), { nameCheckpoint: scratch === undefined });
     } finally {
       stop();
     }

@@ -1,38 +1,20 @@
-import { CheckpointStore } from '../../checkpoint/store.js';
+import { FileCheckpointStore } from '../../checkpoint/store.js';
 import { loadConfig } from '../../config/load.js';
 import { configForTable, type Config } from '../../config/schema.js';
-import type { Sink } from '../../sinks/types.js';
-import { reportError } from '../exit.js';
 import { ConfigError } from '../../errors/index.js';
-import { deleteStream, Exporter, newStats, rowStream, type Stream } from '../../pipeline/export.js';
-import { OutageLog } from '../../ui/outage.js';
+import { instanceTime, systemClock } from '../../pipeline/clock.js';
+import { newStats, RunEvents } from '../../pipeline/events.js';
+import { runTables } from '../../pipeline/run.js';
 import { userQueryProblems } from '../../servicenow/query.js';
-import { count, formatCount, Reporter } from '../../ui/reporter.js';
-import { buildClient, buildDeletesReader, buildReader, buildSink } from '../components.js';
+import { OutageLog } from '../../ui/outage.js';
+import { Reporter } from '../../ui/reporter.js';
+import { RunView } from '../../ui/run-view.js';
+import { summaryLine } from '../../ui/summary.js';
+import { buildClient, buildSink, tableJob } from '../components.js';
+import { reportError } from '../exit.js';
+import { installSignalHandlers } from '../signals.js';
 
 export type Flags = Record<string, unknown>;
-
-/** SIGINT/SIGTERM: the first stops gracefully, the second exits at once (the checkpoint is atomic). */
-export function installSignalHandlers(reporter: Reporter): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const handler = (sig: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      reporter.error(`${sig} again: exiting now`);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    }
-    reporter.info(`${sig}: finishing the page in flight and saving the checkpoint (again to quit at once)`);
-    controller.abort(new DOMException('stopped by signal', 'AbortError'));
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
-  };
-}
 
 export function validateForExport(config: Config): void {
   const problems = config.tableNames.flatMap((t) => {
@@ -42,88 +24,48 @@ export function validateForExport(config: Config): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-/** One sink write at a time for the whole run, whatever reads concurrently (tables, slices). */
-function serialSink(sink: Sink): Sink {
-  let tail: Promise<unknown> = Promise.resolve();
-  return {
-    name: sink.name,
-    open: () => sink.open(),
-    close: () => sink.close(),
-    write(records) {
-      const next = tail.then(() => sink.write(records));
-      tail = next.catch(() => undefined);
-      return next;
-    },
-  };
-}
-
 /**
  * Runs an export with a resolved config. Shared by the default command and `demo`.
- * `checkpointName`: how the summary names the checkpoint (demo's is temporary).
+ * `nameCheckpoint` false: the summary does not name the checkpoint (demo's is temporary).
  */
-export async function runExport(config: Config, reporter: Reporter, checkpointName: string = config.checkpoint): Promise<number> {
+export async function runExport(config: Config, reporter: Reporter, options: { nameCheckpoint?: boolean } = {}): Promise<number> {
   validateForExport(config);
   const stats = newStats();
+  const events = new RunEvents();
   const outage = new OutageLog(reporter);
+  new RunView(reporter, stats, outage).attach(events);
   const client = buildClient(config, reporter, stats, outage);
-  const sink = serialSink(await buildSink(config, reporter));
-  const store = new CheckpointStore(config.checkpoint);
+  const sink = await buildSink(config, reporter);
+  const store = new FileCheckpointStore(config.checkpoint);
   await store.open({ reset: config.reset });
-  const { signal, dispose } = installSignalHandlers(reporter);
-  // One table failing stops the others (gracefully, each keeping what it committed) unless
-  // --continue-on-error.
-  const run = new AbortController();
-  signal.addEventListener('abort', () => run.abort(signal.reason), { once: true });
-  let sinkOpen = false;
+  const { signal, dispose } = installSignalHandlers(reporter, () => store.releaseLockSync());
   try {
-    // The sink's health check runs before anything is read from the instance.
-    await sink.open();
-    sinkOpen = true;
-    const exporters = config.tableNames.map((table) => {
-      const tc = configForTable(config, table);
-      const streams: Stream[] = [rowStream(buildReader(tc, client, reporter), tc)];
-      if (tc.deletes) streams.push(deleteStream(buildDeletesReader(tc, client, reporter), tc));
-      return { table, exporter: new Exporter({ config: tc, client, streams, sink, store, reporter, stats, signal: run.signal, outage }) };
-    });
-    const failures: Array<{ table: string; err: unknown }> = [];
+    const jobs = config.tableNames.map((table) => tableJob(configForTable(config, table), client, events));
     reporter.startProgress();
-    await Promise.all(
-      exporters.map(async ({ table, exporter }) => {
-        try {
-          return await exporter.run();
-        } catch (err) {
-          failures.push({ table, err });
-          if (!config.continueOnError) run.abort(err);
-          return undefined;
-        }
-      }),
-    );
-    await sink.close();
-    sinkOpen = false;
-    const seconds = reporter.elapsedSeconds();
-    const rate = seconds > 0 ? Math.round(stats.rows / seconds) : stats.rows;
-    const extra = [
-      config.deletes ? count(stats.deletes, 'delete') : '',
-      stats.duplicatesDropped > 0 ? `${formatCount(stats.duplicatesDropped)} re-read duplicates dropped` : '',
-    ].filter(Boolean);
-    const stopped = signal.aborted;
-    const where = config.tableNames.length === 1 ? `checkpoint ${exporters[0]!.exporter.position()} in ${checkpointName}` : `checkpoint ${checkpointName}`;
-    if (failures.length === 0 || stats.rows > 0) {
+    const result = await runTables(jobs, { sink, store, events, stats, clock: systemClock, instance: instanceTime(client.clock), signal }, { continueOnError: config.continueOnError });
+    const wrote = stats.rows + stats.deletes > 0;
+    if (result.failures.length === 0 || wrote) {
       reporter.summary(
-        `${failures.length > 0 ? 'failed' : stopped ? 'stopped' : 'done'}: ${count(stats.rows, 'row')} of ${config.tableNames.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''} in ${seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${count(stats.pages, 'page')}, ${count(stats.retries, 'retry', 'retries')}; ${where}`,
+        summaryLine(result, stats, {
+          tableNames: config.tableNames,
+          deletes: config.deletes,
+          stopped: signal.aborted,
+          seconds: reporter.elapsedSeconds(),
+          checkpoint: options.nameCheckpoint === false ? undefined : config.checkpoint,
+          destination: sink.describe?.(),
+        }),
       );
     }
-    if (failures.length === 0) return 0;
+    if (result.failures.length === 0) return 0;
     let code = 1;
-    for (const [i, { table, err }] of failures.entries()) {
-      if (config.tableNames.length > 1 && err instanceof Error) err.message = `${table}: ${err.message}`;
-      const c = reportError(err, reporter);
+    for (const [i, { table, error }] of result.failures.entries()) {
+      if (config.tableNames.length > 1 && error instanceof Error) error.message = `${table}: ${error.message}`;
+      const c = reportError(error, reporter);
       if (i === 0) code = c;
     }
     return code;
   } finally {
     dispose();
-    if (sinkOpen) await sink.close().catch(() => undefined);
     await store.close();
   }
 }

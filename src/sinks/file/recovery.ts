@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { constants, createGunzip } from 'node:zlib';
 import { DateTime } from 'luxon';
 import type { Cursor } from '../../servicenow/query.js';
-import { rawValue } from '../../servicenow/reader.js';
+import { rawValue } from '../../servicenow/entry.js';
 import { isSnTimestamp, toSnTimestamp } from '../../servicenow/time.js';
 import { diskError, fsyncDir } from './disk.js';
 import { GzipEncoder } from './encoder.js';

@@ -1,0 +1,116 @@
+import { freshProgress, type Scope, type TableProgress } from '../checkpoint/progress.js';
+import type { CheckpointStore } from '../checkpoint/store.js';
+import { slicesPlanned } from '../checkpoint/transitions.js';
+import type { Sink } from '../sinks/types.js';
+import { backfillSlices } from './backfill.js';
+import { catchUp, highWaterMark, sweepStart, type Stream, type Window } from './catch-up.js';
+import type { Clock, InstanceTime } from './clock.js';
+import { ClockWatch } from './clock-watch.js';
+import type { RunEvents, RunStats } from './events.js';
+import { follow } from './follow.js';
+import { Pump } from './pump.js';
+import { planSlices, sliceCount } from './slices.js';
+
+/** What to export of one table, and how. */
+export interface TableJob {
+  scope: Scope;
+  since: string;
+  until?: string;
+  lag: number;
+  overlap: number;
+  follow: boolean;
+  pollSeconds: number;
+  /** Slices a large backfill may be cut into (requests in flight for the whole run). */
+  concurrency: number;
+  /** The table's rows first; then, with --deletes, its deletes. */
+  streams: Stream[];
+}
+
+/** What a table run shares with the others. */
+export interface RunDeps {
+  sink: Sink;
+  store: CheckpointStore;
+  events: RunEvents;
+  stats: RunStats;
+  clock: Clock;
+  instance: InstanceTime;
+  signal: AbortSignal;
+}
+
+export interface TableOutcome {
+  table: string;
+  progress: TableProgress;
+  /** Whether the table's position is saved (this run or before): the summary names it only then. */
+  saved: boolean;
+  /** What ended the table's run when it failed (a stop is not a failure). */
+  error?: unknown;
+}
+
+function isStop(err: unknown, signal: AbortSignal): boolean {
+  return signal.aborted && (err === signal.reason || ['AbortError', 'CancelError'].includes((err as Error)?.name));
+}
+
+/** Where the checkpoint stands, in words: the cursor, or how far the slices of a parallel backfill are. */
+export function position(p: TableProgress): string {
+  if (p.slices) return `${p.slices.filter((s) => s.done).length} of ${p.slices.length} slices done`;
+  return p.cursor.updatedOn;
+}
+
+/**
+ * One table: backfill from the checkpoint (or --since) up to the instance's present, in slices
+ * when it is large, then catch up and, with --follow, poll until stopped. Never throws: a stop
+ * (the signal) or a failure ends it with what was committed, the failure in `error`.
+ */
+export async function runTable(job: TableJob, deps: RunDeps): Promise<TableOutcome> {
+  const table = job.scope.table;
+  let pump: Pump | undefined;
+  let error: unknown;
+  try {
+    const saved = deps.store.load(job.scope);
+    pump = new Pump({ table, instance: job.scope.instance, sink: deps.sink, store: deps.store, events: deps.events, stats: deps.stats, progress: saved ?? freshProgress(job.scope, job.since) });
+    await exportTable(job, deps, pump, saved);
+  } catch (err) {
+    if (!isStop(err, deps.signal) || pump?.broken !== undefined) error = err;
+  }
+  if (pump && deps.sink.pipe?.closed()) {
+    // The output's reader went away: move back before what it may not have read (see Pump.rewind).
+    const to = await pump.rewind().catch(() => undefined);
+    if (to) deps.events.emit({ type: 'rewound', table, to: to.cursor, reason: 'the output was closed by its reader' });
+  }
+  return { table, progress: pump?.progress ?? freshProgress(job.scope, job.since), saved: deps.store.saved(table), error };
+}
+
+async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: TableProgress | undefined): Promise<void> {
+  const { events, stats, signal, clock } = deps;
+  const table = job.scope.table;
+  if (saved) events.emit({ type: 'resumed', table, cursor: saved.cursor, slices: saved.slices && { done: saved.slices.filter((s) => s.done).length, of: saved.slices.length }, rowsBefore: saved.rows });
+  const window: Window = { since: job.since, overlap: job.overlap };
+  const watch = new ClockWatch(table, events, clock);
+  const rows = job.streams[0]!;
+  const from = sweepStart(pump.progress.cursor, window);
+  const probe = await rows.reader.probe(from.updatedOn, signal);
+  watch.check(probe.serverNow, saved?.cursor);
+  if (probe.total !== undefined) stats.total = (stats.total ?? 0) + probe.total;
+  const hi = highWaterMark(probe.serverNow, job.lag, job.until);
+  events.emit({ type: 'reading', table, from: from.updatedOn, hi, total: probe.total });
+  if (!saved && job.since > hi) {
+    events.emit({ type: 'warning', table, message: `--since ${job.since} is after the instance's present (${hi} UTC, its clock minus --lag): there is nothing to read${job.follow ? ' until then' : ''}` });
+  }
+  let slicedTo: string | undefined;
+  if (!pump.progress.slices) {
+    const count = sliceCount(probe.total, job.concurrency, rows.reader.pageSize);
+    if (count > 1) {
+      const slices = await planSlices(rows.reader, from.updatedOn, hi, probe.total!, count, signal);
+      events.emit({ type: 'slices-planned', table, slices });
+      await pump.update((p) => slicesPlanned(p, slices, hi));
+      slicedTo = hi;
+    }
+  }
+  if (pump.progress.slices) await backfillSlices(pump, rows.reader, job.overlap, clock, signal);
+  // Slices planned in this run read every row up to `hi`: re-reading the overlap behind the
+  // highest of them would cost requests and find nothing a single sweep would have found.
+  await catchUp(pump, job.streams, hi, window, signal, slicedTo === hi ? ['rows'] : []);
+  if (!job.follow || signal.aborted) return;
+  events.emit({ type: 'caught-up', table, cursor: pump.progress.cursor, pollSeconds: job.pollSeconds });
+  await follow(pump, { table, streams: job.streams, window, lag: job.lag, pollSeconds: job.pollSeconds, clock, instance: deps.instance, watch, events, signal });
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseUserDate, toSnTimestamp, EPOCH } from '../servicenow/time.js';
-import { kafkaProblems, SASL_MECHANISMS, SECURITY_PROTOCOLS } from '../sinks/kafka/validate.js';
+import { kafkaProblems, SASL_MECHANISMS, SECURITY_PROTOCOLS } from './kafka-rules.js';
 
 /**
  * The one typed schema of nowpipe's settings. Every source (rc file, environment, flags) is
@@ -130,7 +130,7 @@ export const configSchema = z
     fileMaxAge: seconds(1).default(300),
     compress: z.enum(['none', 'gzip']).default('none'),
 
-    // Kafka sink (part 3). Cross-field rules live in sinks/kafka/validate.ts (kafkaProblems).
+    // Kafka sink (part 3). Cross-field rules live in kafka-rules.ts (kafkaProblems).
     topic: z.string().min(1).optional(),
     brokers: list.optional(),
     kafkaClientId: z.string().min(1).default('nowpipe'),

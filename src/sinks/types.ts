@@ -26,3 +26,14 @@ export interface Sink {
   /** Flushes and releases everything; after a clean close all written data is final. */
   close(): Promise<void>;
 }
+
+/**
+ * What a sink may tell people, while data goes elsewhere: the run's reporter fits it. A sink
+ * depends on this narrow shape, not on the terminal code (see test/unit/layers.test.ts).
+ */
+export interface SinkNotices {
+  readonly verboseEnabled: boolean;
+  info(message: string): void;
+  warn(message: string): void;
+  verbose(message: string): void;
+}

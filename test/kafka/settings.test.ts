@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { mapRcObject, resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/index.js';
-import { DEFAULT_KAFKA_RETRY, kafkaSettings, retryScheduleMs } from '../../src/sinks/kafka/settings.js';
-import { expandTopic, parseBroker, parseJaasConfig, topicProblem } from '../../src/sinks/kafka/validate.js';
+import { kafkaSettings } from '../../src/cli/kafka-settings.js';
+import { expandTopic, parseBroker, parseJaasConfig, topicProblem } from '../../src/config/kafka-rules.js';
+import { DEFAULT_KAFKA_RETRY, retryScheduleMs } from '../../src/sinks/kafka/settings.js';
 
 const base = { url: 'https://acme.service-now.com', table: 'incident', sink: 'kafka', brokers: '127.0.0.1:9092' };
 

@@ -1,7 +1,8 @@
 /**
- * The Kafka sink's settings rules, pure (no I/O, no kafkajs): the config schema calls
- * `kafkaProblems` so a bad Kafka setting is reported with every other problem, before anything
- * connects.
+ * The rules of the Kafka settings, pure (no I/O, no kafkajs): the config calls `kafkaProblems`
+ * so a bad Kafka setting is reported with every other problem, before anything connects. They
+ * live with the config, not the sink, so that neither imports the other: src/cli/kafka-settings.ts
+ * maps the validated config onto the sink's own settings.
  */
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;

@@ -110,7 +110,7 @@ export function resolveSecurity(c: KafkaInput): { security: ResolvedSecurity; pr
   if (c.kafkaJaasConfig !== undefined) {
     jaas = parseJaasConfig(c.kafkaJaasConfig);
     if (!jaas) {
-      problems.push({ path: 'kafkaJaasConfig', message: `sasl.jaas.config is not a JAAS line such as: org.apache.kafka.common.security.plain.PlainLoginModule required username='<key>' password='<secret>';` });
+      problems.push({ path: 'kafkaJaasConfig', message: `not a JAAS line such as: org.apache.kafka.common.security.plain.PlainLoginModule required username='<key>' password='<secret>';` });
     } else if (!/(PlainLoginModule|ScramLoginModule)$/.test(jaas.module)) {
       problems.push({ path: 'kafkaJaasConfig', message: `${jaas.module} is not supported: nowpipe speaks SASL PLAIN and SCRAM (PlainLoginModule, ScramLoginModule)` });
     }
@@ -137,7 +137,7 @@ export function resolveSecurity(c: KafkaInput): { security: ResolvedSecurity; pr
 
   const protocolTls = protocol === 'SSL' || protocol === 'SASL_SSL';
   if (protocol !== undefined && c.kafkaTls !== undefined && c.kafkaTls !== protocolTls) {
-    problems.push({ path: 'kafkaTls', message: `--kafka-tls ${c.kafkaTls ? 'on' : 'off'} contradicts security.protocol ${protocol}` });
+    problems.push({ path: 'kafkaTls', message: `${c.kafkaTls ? 'on' : 'off'} contradicts security.protocol ${protocol}` });
   }
   if (c.kafkaCa !== undefined && (c.kafkaTls === false || protocol === 'PLAINTEXT' || protocol === 'SASL_PLAINTEXT')) {
     problems.push({ path: 'kafkaCa', message: 'a CA file is for TLS, which this config turns off' });

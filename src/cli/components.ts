@@ -148,7 +148,7 @@ export async function buildSink(config: Config, reporter: Reporter): Promise<Sin
     }
     case 'kafka': {
       // kafkajs (about 14 MB resident) is loaded only by runs that write to Kafka.
-      const { KafkaSink, kafkaSettings } = await import('../sinks/kafka/index.js');
+      const [{ KafkaSink }, { kafkaSettings }] = await Promise.all([import('../sinks/kafka/index.js'), import('./kafka-settings.js')]);
       return new KafkaSink({ settings: kafkaSettings(config), reporter });
     }
     default:

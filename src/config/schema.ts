@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { parseUserDate, toSnTimestamp, EPOCH } from '../servicenow/time.js';
-import { kafkaProblems, SASL_MECHANISMS, SECURITY_PROTOCOLS } from '../sinks/kafka/validate.js';
+import { SASL_MECHANISMS, SECURITY_PROTOCOLS } from './kafka-rules.js';
+import { parseInstanceUrl } from './url.js';
 
 /**
  * The one typed schema of nowpipe's settings. Every source (rc file, environment, flags) is
- * mapped onto these keys first (see keys.ts), merged, and validated here in one pass so the user
+ * mapped onto these keys first (see keys.ts), merged, and validated (resolve.ts) so the user
  * sees every problem at once.
  */
 
@@ -48,132 +49,130 @@ const list = z.preprocess(
 const lower = (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase() : v);
 const upper = (v: unknown) => (typeof v === 'string' ? v.trim().toUpperCase() : v);
 
-const tableName = z.string().regex(/^[A-Za-z0-9_]+$/, { error: (iss) => `"${String(iss.input)}" is not a table name such as incident (letters, digits, _)` });
+export const tableName = z.string().regex(/^[A-Za-z0-9_]+$/, { error: (iss) => `"${String(iss.input)}" is not a table name such as incident (letters, digits, _)` });
 
 const instanceUrl = z.string().transform((v, ctx) => {
-  let u: URL;
-  try {
-    u = new URL(/^[a-z]+:\/\//i.test(v) ? v : `https://${v}`);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a URL: use https://<instance>.service-now.com` });
+  const parsed = parseInstanceUrl(v);
+  if ('problem' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
     return z.NEVER;
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-    ctx.addIssue({ code: 'custom', message: `unsupported protocol ${u.protocol} (use https://)` });
-    return z.NEVER;
-  }
-  if (u.username || u.password) {
-    ctx.addIssue({ code: 'custom', message: 'do not put credentials in the URL: use --user and --password (or SERVICENOW_USER / SERVICENOW_PASSWORD)' });
-    return z.NEVER;
-  }
-  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  return parsed.url;
 });
 
 export const SINKS = ['stdout', 'file', 'kafka'] as const;
 export const FORMATS = ['raw', 'envelope'] as const;
+export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
 
-export const configSchema = z
+// The settings a table may also have of its own (`tables.<name>` in the rc file), without
+// defaults here so that a table without its own value takes the run's.
+const batchSize = int(1, 100_000);
+const pollInterval = seconds(1);
+// YAML and JSON rc files may say `displayValue: true`, a boolean.
+const displayValue = z.preprocess((v) => (typeof v === 'boolean' ? String(v) : lower(v)), z.enum(['false', 'true', 'all'], { error: 'must be false, true or all' }));
+/** A column of the table itself, as ServiceNow names them (no dot-walking: the cursor must be sortable). */
+const cursorField = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,79}$/, { error: (iss) => `"${String(iss.input)}" is not a field name such as sys_created_on (letters, digits and _, no dot-walking)` });
+const topic = z.string().min(1, 'must not be empty');
+
+export const tableSettingsSchema = z
   .object({
-    url: instanceUrl.optional(),
-    /** One or more tables (`--table a --table b` or `--table a,b`). */
-    table: z
-      .preprocess((v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v), z.array(z.string().trim().pipe(tableName)).min(1, 'name at least one table'))
-      .optional(),
-    /** Per-table settings from the rc file: `{"tables": {"incident": {"fields": ..., "query": ..., "topic": ..., "since": ...}}}`. */
-    tables: z
-      .record(
-        tableName,
-        z.object({ fields: list.optional(), query: z.string().optional(), topic: z.string().min(1).optional(), since: date.optional() }).strict(),
-      )
-      .optional(),
-    user: z.string().min(1).optional(),
-    password: z.string().optional(),
-    passwordFile: z.string().optional(),
-    clientId: z.string().min(1).optional(),
-    clientSecret: z.string().optional(),
-    refreshToken: z.string().min(1).optional(),
-
-    since: date.default(EPOCH),
-    until: date.optional(),
-    batchSize: int(1, 100_000).default(10_000),
-    retries: int(0, 1000).default(8),
-    timeout: seconds(1).default(120),
-    connectTimeout: seconds(1).default(30),
-    proxy: z.string().url('must be a URL such as http://proxy:3128').optional(),
+    displayValue: displayValue.optional(),
+    batchSize: batchSize.optional(),
+    pollInterval: pollInterval.optional(),
     fields: list.optional(),
     query: z.string().optional(),
-    displayValue: z.enum(['false', 'true', 'all']).default('false'),
-
-    sink: z.enum(SINKS).default('stdout'),
-    format: z.enum(FORMATS).default('raw'),
-    checkpoint: z.string().min(1).default('./.nowpipe/checkpoint.json'),
-    reset: bool.default(false),
-    quiet: bool.default(false),
-    verbose: bool.default(false),
-
-    follow: bool.default(false),
-    once: bool.default(false),
-    pollInterval: seconds(1).default(20),
-    lag: seconds(0, 3600).default(1),
-    overlap: seconds(0, 3600).default(5),
-    deletes: bool.default(false),
-
-    concurrency: int(1, 64).default(4),
-    maxRequestsPerHour: int(1).optional(),
-    maxRequestsPerSecond: int(1).optional(),
-    continueOnError: bool.default(false),
-
-    // File sink (part 4): rotated NDJSON files under <output>/<table>/.
-    output: z.string().min(1).optional(),
-    fileMaxRows: int(1).default(1_000_000),
-    fileMaxBytes: int(1024).default(128 * 1024 * 1024),
-    fileMaxAge: seconds(1).default(300),
-    compress: z.enum(['none', 'gzip']).default('none'),
-
-    // Kafka sink (part 3). Cross-field rules live in sinks/kafka/validate.ts (kafkaProblems).
-    topic: z.string().min(1).optional(),
-    brokers: list.optional(),
-    kafkaClientId: z.string().min(1).default('nowpipe'),
-    /** rc only (`security.protocol`): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. */
-    kafkaSecurityProtocol: z.preprocess(upper, z.enum(SECURITY_PROTOCOLS, { error: 'must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL' })).optional(),
-    kafkaSasl: z.preprocess(lower, z.enum(SASL_MECHANISMS, { error: 'must be plain, scram-sha-256 or scram-sha-512 (GSSAPI and OAUTHBEARER are not supported)' })).optional(),
-    kafkaUsername: z.string().min(1).optional(),
-    kafkaPassword: z.string().optional(),
-    /** rc only (`sasl.jaas.config`): username and password are read from it. */
-    kafkaJaasConfig: z.string().optional(),
-    kafkaTls: bool.optional(),
-    kafkaCa: z.string().min(1).optional(),
-    kafkaAcks: z
-      .preprocess((v) => (v === -1 || lower(v) === '-1' ? 'all' : typeof v === 'number' ? String(v) : lower(v)), z.enum(['all', '1'], { error: 'must be all (the default) or 1; 0 is not offered: without acknowledgements the checkpoint could move past rows the broker never got' }))
-      .default('all'),
-    kafkaRetries: int(1, 1000).default(10),
-    compression: z.preprocess(lower, z.enum(['none', 'gzip'], { error: 'must be none or gzip (snappy, lz4 and zstd are not built into nowpipe)' })).default('none'),
-    createTopic: bool.default(false),
-    topicPartitions: int(1, 100_000).optional(),
-    topicReplication: int(1, 100).optional(),
-    skipOversized: bool.default(false),
+    cursorField: cursorField.optional(),
+    topic: topic.optional(),
+    since: date.optional(),
   })
-  .superRefine((c, ctx) => {
-    if (c.until !== undefined && c.until <= c.since) {
-      ctx.addIssue({ code: 'custom', path: ['until'], message: `must be after --since (${c.since})` });
-    }
-    if (c.quiet && c.verbose) {
-      ctx.addIssue({ code: 'custom', path: ['verbose'], message: 'cannot be combined with --quiet' });
-    }
-    if (c.follow && c.until !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['until'], message: 'cannot be combined with --follow (a feed has no end)' });
-    }
-    if ((c.clientSecret !== undefined || c.refreshToken !== undefined) && c.clientId === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'OAuth needs --client-id (env SERVICENOW_CLIENT_ID) with --client-secret or --refresh-token' });
-    }
-    if (c.sink === 'file' && c.output === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['output'], message: 'required with --sink file: the folder to write the files to (--output <dir>)' });
-    }
-    if (c.follow && c.once) {
-      ctx.addIssue({ code: 'custom', path: ['once'], message: 'cannot be combined with --follow' });
-    }
-    for (const p of kafkaProblems(c)) ctx.addIssue({ code: 'custom', path: p.path.split('.'), message: p.message });
-  });
+  .strict();
+
+/**
+ * Every setting, each parsed on its own (see resolve.ts) so that one bad value never hides
+ * another problem, nor the rules between settings (rules.ts).
+ */
+export const configFields = {
+  url: instanceUrl.optional(),
+  /** One or more tables (`--table a --table b` or `--table a,b`). */
+  table: z
+    .preprocess((v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v), z.array(z.string().trim().pipe(tableName)).min(1, 'name at least one table'))
+    .optional(),
+  /** Per-table settings from the rc file: `{"tables": {"incident": {"batchSize": 500, "query": ...}}}`. */
+  tables: z.record(tableName, tableSettingsSchema).optional(),
+  user: z.string().min(1, 'must not be empty').optional(),
+  password: z.string().optional(),
+  passwordFile: z.string().optional(),
+  clientId: z.string().min(1, 'must not be empty').optional(),
+  clientSecret: z.string().optional(),
+  refreshToken: z.string().min(1, 'must not be empty').optional(),
+
+  since: date.default(EPOCH),
+  until: date.optional(),
+  batchSize: batchSize.default(10_000),
+  retries: int(0, 1000).default(8),
+  timeout: seconds(1).default(120),
+  connectTimeout: seconds(1).default(30),
+  proxy: z.string().url('must be a URL such as http://proxy:3128').optional(),
+  fields: list.optional(),
+  query: z.string().optional(),
+  displayValue: displayValue.default('false'),
+  /** The timestamp the export pages and follows by (issue 13: sys_created_on for append-only tables). */
+  cursorField: cursorField.default(DEFAULT_CURSOR_FIELD),
+
+  sink: z.preprocess(lower, z.enum(SINKS, { error: 'must be stdout, file or kafka' })).default('stdout'),
+  format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw or envelope' })).default('raw'),
+  checkpoint: z.string().min(1, 'must not be empty').default('./.nowpipe/checkpoint.json'),
+  reset: bool.default(false),
+  quiet: bool.default(false),
+  verbose: bool.default(false),
+
+  follow: bool.default(false),
+  once: bool.default(false),
+  pollInterval: pollInterval.default(20),
+  lag: seconds(0, 3600).default(1),
+  overlap: seconds(0, 3600).default(5),
+  deletes: bool.default(false),
+
+  concurrency: int(1, 64).default(4),
+  maxRequestsPerHour: int(1).optional(),
+  maxRequestsPerSecond: int(1).optional(),
+  continueOnError: bool.default(false),
+
+  // File sink (part 4): rotated NDJSON files under <output>/<table>/.
+  output: z.string().min(1, 'must not be empty').optional(),
+  fileMaxRows: int(1).default(1_000_000),
+  fileMaxBytes: int(1024).default(128 * 1024 * 1024),
+  fileMaxAge: seconds(1).default(300),
+  compress: z.preprocess(lower, z.enum(['none', 'gzip'], { error: 'must be none or gzip' })).default('none'),
+
+  // Kafka sink (part 3). Cross-field rules live in kafka-rules.ts (kafkaProblems).
+  topic: topic.optional(),
+  brokers: list.optional(),
+  kafkaClientId: z.string().min(1, 'must not be empty').default('nowpipe'),
+  /** rc only (`security.protocol`): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. */
+  kafkaSecurityProtocol: z.preprocess(upper, z.enum(SECURITY_PROTOCOLS, { error: 'must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL' })).optional(),
+  kafkaSasl: z.preprocess(lower, z.enum(SASL_MECHANISMS, { error: 'must be plain, scram-sha-256 or scram-sha-512 (GSSAPI and OAUTHBEARER are not supported)' })).optional(),
+  kafkaUsername: z.string().min(1, 'must not be empty').optional(),
+  kafkaPassword: z.string().optional(),
+  /** rc only (`sasl.jaas.config`): username and password are read from it. */
+  kafkaJaasConfig: z.string().optional(),
+  kafkaTls: bool.optional(),
+  kafkaCa: z.string().min(1, 'must not be empty').optional(),
+  kafkaAcks: z
+    .preprocess((v) => (v === -1 || lower(v) === '-1' ? 'all' : typeof v === 'number' ? String(v) : lower(v)), z.enum(['all', '1'], { error: 'must be all (the default) or 1; 0 is not offered: without acknowledgements the checkpoint could move past rows the broker never got' }))
+    .default('all'),
+  kafkaRetries: int(1, 1000).default(10),
+  compression: z.preprocess(lower, z.enum(['none', 'gzip'], { error: 'must be none or gzip (snappy, lz4 and zstd are not built into nowpipe)' })).default('none'),
+  createTopic: bool.default(false),
+  topicPartitions: int(1, 100_000).optional(),
+  topicReplication: int(1, 100).optional(),
+  skipOversized: bool.default(false),
+};
+
+export const configSchema = z.object(configFields);
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
@@ -194,8 +193,12 @@ export function configForTable(config: Config, table: string): Config {
   return {
     ...config,
     table,
+    displayValue: own.displayValue ?? config.displayValue,
+    batchSize: own.batchSize ?? config.batchSize,
+    pollInterval: own.pollInterval ?? config.pollInterval,
     fields: own.fields ?? config.fields,
     query: own.query ?? config.query,
+    cursorField: own.cursorField ?? config.cursorField,
     topic: own.topic ?? config.topic,
     since: own.since ?? config.since,
   };

@@ -43,3 +43,14 @@ export interface OutputPipe {
   /** True once the reader went away. */
   closed(): boolean;
 }
+
+/**
+ * What a sink may tell people, while data goes elsewhere: the run's reporter fits it. A sink
+ * depends on this narrow shape, not on the terminal code (see test/unit/layers.test.ts).
+ */
+export interface SinkNotices {
+  readonly verboseEnabled: boolean;
+  info(message: string): void;
+  warn(message: string): void;
+  verbose(message: string): void;
+}

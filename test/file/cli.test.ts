@@ -108,7 +108,7 @@ describe('nowpipe --sink file (built CLI against the simulator)', () => {
   it('refuses --sink file without --output (exit 2, says what is missing)', async () => {
     const r = await runCli(args(join(await tempDir(), 'cp.json'), '--sink', 'file'), { env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('output: required with --sink file');
+    expect(r.stderr).toContain('error: --output: required with --sink file');
   });
 
   for (const compress of ['none', 'gzip'] as const) {

@@ -26,11 +26,11 @@ describe('file sink settings', () => {
   });
 
   it('needs --output with --sink file', () => {
-    expect(problems({ sink: 'file' })).toContain('output: required with --sink file');
+    expect(problems({ sink: 'file' })).toContain('--output: required with --sink file: the folder to write the files to (--output <dir>)');
   });
 
   it('reports every bad limit at once', () => {
     const msg = problems({ sink: 'file', output: 'out', fileMaxRows: '0', fileMaxBytes: '10', fileMaxAge: '0', compress: 'zip' });
-    for (const key of ['fileMaxRows', 'fileMaxBytes', 'fileMaxAge', 'compress']) expect(msg).toContain(`${key}:`);
+    for (const flag of ['--file-max-rows', '--file-max-bytes', '--file-max-age', '--compress']) expect(msg).toContain(`${flag}:`);
   });
 });

@@ -348,7 +348,7 @@ describe('the health check, before anything is read from the instance', () => {
     await requireReady(null);
     const r = await runCli(['--url', sim.url, '--table', 'incident', '--user', 'admin', '--sink', 'kafka'], { env: INSTANCE_ENV });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('error: brokers: required with --sink kafka: the bootstrap servers, e.g. --brokers 127.0.0.1:9092');
+    expect(r.stderr).toContain('error: --brokers: required with --sink kafka: the bootstrap servers, e.g. --brokers 127.0.0.1:9092');
   });
 });
 

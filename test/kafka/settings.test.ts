@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { mapRcObject, resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/index.js';
-import { DEFAULT_KAFKA_RETRY, kafkaSettings, retryScheduleMs } from '../../src/sinks/kafka/settings.js';
-import { expandTopic, parseBroker, parseJaasConfig, topicProblem } from '../../src/sinks/kafka/validate.js';
+import { kafkaSettings } from '../../src/cli/kafka-settings.js';
+import { expandTopic, parseBroker, parseJaasConfig, topicProblem } from '../../src/config/kafka-rules.js';
+import { DEFAULT_KAFKA_RETRY, retryScheduleMs } from '../../src/sinks/kafka/settings.js';
 
 const base = { url: 'https://acme.service-now.com', table: 'incident', sink: 'kafka', brokers: '127.0.0.1:9092' };
 
@@ -110,7 +111,7 @@ describe('kafka settings: defaults and mapping', () => {
 describe('kafka settings: every problem at once, pure', () => {
   it('--sink kafka without --brokers says what to set', () => {
     const p = problems({ flags: { url: base.url, table: 'incident', sink: 'kafka' } });
-    expect(p).toEqual(['brokers: required with --sink kafka: the bootstrap servers, e.g. --brokers 127.0.0.1:9092 (rc file: kafka.bootstrap.servers or bootstrap.servers)']);
+    expect(p).toEqual(['--brokers: required with --sink kafka: the bootstrap servers, e.g. --brokers 127.0.0.1:9092 (rc file: kafka.bootstrap.servers or bootstrap.servers)']);
   });
 
   it('reports bad acks, compression, SASL mechanism and retries together (type errors first)', () => {
@@ -118,44 +119,44 @@ describe('kafka settings: every problem at once, pure', () => {
       flags: { ...base, brokers: 'good:9092,nohost,bad:99999', topic: 'bad topic/{table}', kafkaAcks: '0', compression: 'snappy', kafkaSasl: 'gssapi', kafkaRetries: '0', topicPartitions: '3' },
     });
     const text = p.join('\n');
-    expect(text).toContain('kafkaAcks: must be all (the default) or 1; 0 is not offered');
-    expect(text).toContain('compression: must be none or gzip (snappy, lz4 and zstd are not built into nowpipe)');
-    expect(text).toContain('kafkaSasl: must be plain, scram-sha-256 or scram-sha-512');
-    expect(text).toContain('kafkaRetries: must be at least 1');
+    expect(text).toContain('--kafka-acks: must be all (the default) or 1; 0 is not offered');
+    expect(text).toContain('--compression: must be none or gzip (snappy, lz4 and zstd are not built into nowpipe)');
+    expect(text).toContain('--kafka-sasl: must be plain, scram-sha-256 or scram-sha-512');
+    expect(text).toContain('--kafka-retries: must be at least 1');
     expect(p.length).toBeGreaterThanOrEqual(4);
   });
 
   it('reports cross-field problems together (once the types are right)', () => {
     const p = problems({ flags: { ...base, brokers: 'good:9092,nohost,bad:99999', table: 'incident,problem', topic: 'bad topic/{table}', topicPartitions: '3', kafkaUsername: 'u' } });
     expect(p).toEqual([
-      'brokers: "nohost", "bad:99999" are not host:port',
-      'topic: "bad topic/incident" is not a topic name: use letters, digits, ".", "_" and "-" ({table} becomes the table name)',
-      'topic: "bad topic/problem" is not a topic name: use letters, digits, ".", "_" and "-" ({table} becomes the table name)',
-      'topicPartitions: only used with --create-topic',
-      'kafkaSasl: a Kafka username or password needs a SASL mechanism: --kafka-sasl plain, scram-sha-256 or scram-sha-512',
+      '--brokers: "nohost", "bad:99999" are not host:port',
+      '--topic: "bad topic/incident" is not a topic name: use letters, digits, ".", "_" and "-" ({table} becomes the table name)',
+      '--topic: "bad topic/problem" is not a topic name: use letters, digits, ".", "_" and "-" ({table} becomes the table name)',
+      '--topic-partitions: only used with --create-topic',
+      '--kafka-sasl: a Kafka username or password needs a SASL mechanism: --kafka-sasl plain, scram-sha-256 or scram-sha-512',
     ]);
   });
 
   it('SASL needs a user and a password; SASL_SSL needs a mechanism; contradictions are named', () => {
     expect(problems({ flags: { ...base, kafkaSasl: 'plain' } })).toEqual([
-      'kafkaUsername: required with SASL plain: --kafka-username (env KAFKA_USERNAME; the API key on Confluent Cloud)',
-      'kafkaPassword: required with SASL plain: env KAFKA_PASSWORD or --kafka-password (the API secret on Confluent Cloud)',
+      '--kafka-username: required with SASL plain: --kafka-username (env KAFKA_USERNAME; the API key on Confluent Cloud)',
+      '--kafka-password: required with SASL plain: env KAFKA_PASSWORD or --kafka-password (the API secret on Confluent Cloud)',
     ]);
     const p = problems({ rc: { kafkaSecurityProtocol: 'SASL_SSL' }, flags: { ...base, kafkaTls: 'false' } });
-    expect(p).toContain('kafkaSasl: required with security.protocol SASL_SSL: plain, scram-sha-256 or scram-sha-512 (--kafka-sasl or sasl.mechanism)');
-    expect(p).toContain('kafkaTls: --kafka-tls off contradicts security.protocol SASL_SSL');
+    expect(p).toContain('--kafka-sasl: required with security.protocol SASL_SSL: plain, scram-sha-256 or scram-sha-512 (--kafka-sasl or sasl.mechanism)');
+    expect(p).toContain('--kafka-tls: off contradicts security.protocol SASL_SSL');
     expect(problems({ rc: { kafkaSecurityProtocol: 'PLAINTEXT' }, flags: { ...base, kafkaSasl: 'plain', kafkaUsername: 'u', kafkaPassword: 'pw-secret' } })).toEqual([
-      'kafkaSasl: SASL cannot be used with security.protocol PLAINTEXT (use SASL_SSL or SASL_PLAINTEXT)',
+      '--kafka-sasl: SASL cannot be used with security.protocol PLAINTEXT (use SASL_SSL or SASL_PLAINTEXT)',
     ]);
   });
 
   it('a bad JAAS line is named without echoing it (it holds a secret)', () => {
     const jaas = 'username=x password=hunter2-secret';
     const p = problems({ rc: { kafkaJaasConfig: jaas, kafkaSasl: 'plain' }, flags: base });
-    expect(p.join('\n')).toContain('kafkaJaasConfig: sasl.jaas.config is not a JAAS line');
+    expect(p.join('\n')).toContain('sasl.jaas.config (from the rc file): not a JAAS line');
     expect(p.join('\n')).not.toContain('hunter2');
     const oauth = problems({ rc: { kafkaJaasConfig: 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;', kafkaSasl: 'plain', kafkaUsername: 'u', kafkaPassword: 'pw-secret' }, flags: base });
-    expect(oauth).toEqual(['kafkaJaasConfig: org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule is not supported: nowpipe speaks SASL PLAIN and SCRAM (PlainLoginModule, ScramLoginModule)']);
+    expect(oauth).toEqual(['sasl.jaas.config (from the rc file): org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule is not supported: nowpipe speaks SASL PLAIN and SCRAM (PlainLoginModule, ScramLoginModule)']);
   });
 
   it('never echoes a Kafka password in a problem', () => {
@@ -163,7 +164,7 @@ describe('kafka settings: every problem at once, pure', () => {
     expect(p.join('\n')).not.toContain('hunter2-secret');
     // A problem that quotes its value (a broker) shows the password masked, should it be there.
     const quoted = problems({ flags: { ...base, brokers: 'hunter2-secret', kafkaSasl: 'plain', kafkaUsername: 'u', kafkaPassword: 'hunter2-secret' } });
-    expect(quoted).toEqual(['brokers: "***" is not host:port']);
+    expect(quoted).toEqual(['--brokers: "***" is not host:port']);
   });
 
   it('Kafka rules do not bother other sinks', () => {

@@ -48,22 +48,24 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ flags: { ...base, since: '2024-01-02T03:04:05+02:00' } }).config.since).toBe('2024-01-02 01:04:05');
   });
 
-  it('reports every problem at once as path: message', () => {
+  it('reports every problem at once, named by flag, cross-field rules included', () => {
     const list = problems(() =>
-      resolveConfig({ flags: { url: 'ftp://x', table: 'in cident', since: 'yesterday', batchSize: '0', pollInterval: '0.5', displayValue: 'maybe' } }),
+      resolveConfig({ flags: { url: 'ftp://x', table: 'in cident', since: 'yesterday', batchSize: '0', pollInterval: '0.5', displayValue: 'maybe', sink: 'file' } }),
     );
-    expect(list.some((p) => p.startsWith('url:'))).toBe(true);
-    expect(list.some((p) => p.startsWith('table:') && p.includes('"in cident"'))).toBe(true);
-    expect(list.some((p) => p.startsWith('since:') && p.includes('yesterday'))).toBe(true);
-    expect(list.some((p) => p.startsWith('batchSize:'))).toBe(true);
-    expect(list.some((p) => p.startsWith('pollInterval:'))).toBe(true);
-    expect(list.some((p) => p.startsWith('displayValue:'))).toBe(true);
+    expect(list.some((p) => p.startsWith('--url:'))).toBe(true);
+    expect(list.some((p) => p.startsWith('--table:') && p.includes('"in cident"'))).toBe(true);
+    expect(list.some((p) => p.startsWith('--since:') && p.includes('yesterday'))).toBe(true);
+    expect(list).toContain('--batch-size: must be at least 1');
+    expect(list).toContain('--poll-interval: must be at least 1');
+    expect(list).toContain('--display-value: must be false, true or all');
+    // A rule between settings runs even when other settings are bad.
+    expect(list).toContain('--output: required with --sink file: the folder to write the files to (--output <dir>)');
   });
 
   it('requires url and table', () => {
     expect(problems(() => resolveConfig({ flags: {} }))).toEqual([
-      'url: required (--url, SERVICENOW_URL or servicenow.url in the rc file)',
-      'table: required (--table or servicenow.table in the rc file)',
+      '--url: required: the instance, e.g. https://acme.service-now.com (or SERVICENOW_URL, or servicenow.url in the rc file)',
+      '--table: required: the table to export, e.g. incident (or table / servicenow.table in the rc file)',
     ]);
   });
 
@@ -76,8 +78,8 @@ describe('resolveConfig', () => {
   });
 
   it('refuses a password without a user, and --until before --since', () => {
-    expect(() => resolveConfig({ flags: { ...base, password: 'x' } })).toThrow(/without a user/);
-    expect(problems(() => resolveConfig({ flags: { ...base, since: '2024-02-01', until: '2024-01-01' } }))[0]).toMatch(/^until: must be after/);
+    expect(() => resolveConfig({ flags: { ...base, password: 'x' } })).toThrow('--user: required with a password: the user it belongs to (--user or SERVICENOW_USER)');
+    expect(problems(() => resolveConfig({ flags: { ...base, since: '2024-02-01', until: '2024-01-01' } }))[0]).toMatch(/^--until: must be after/);
   });
 
   it('drops an environment proxy for hosts in NO_PROXY but keeps an explicit one', () => {
@@ -125,7 +127,7 @@ describe('rc files and the Confluent connector', () => {
     const dir = await mkdtemp(join(tmpdir(), 'nowpipe-cfg-'));
     await writeFile(join(dir, 'package.json'), '{"name":"x"}');
     await writeFile(join(dir, '.nowpiperc'), '{\n // our instance\n "servicenow.url": "https://acme.service-now.com", "table": "problem"}');
-    const a = await loadConfig({ flags: {}, cwd: dir, env: {} });
+    const a = await loadConfig({ flags: {}, cwd: dir, env: { SERVICENOW_USER: 'u', SERVICENOW_PASSWORD: 'p' } });
     expect(a.config.table).toBe('problem');
     expect(a.source).toBe(join(dir, '.nowpiperc'));
 
@@ -141,7 +143,7 @@ describe('rc files and the Confluent connector', () => {
     await writeFile(join(dir, 'pw'), 'hunter2\n');
     const ok = await loadConfig({ flags: { ...base, user: 'u', passwordFile: join(dir, 'pw') }, cwd: dir, env: {} });
     expect(ok.config.password).toBe('hunter2');
-    await expect(loadConfig({ flags: { ...base, user: 'u', passwordFile: join(dir, 'nope') }, cwd: dir, env: {} })).rejects.toThrow(/cannot read .*nope: ENOENT/);
+    await expect(loadConfig({ flags: { ...base, user: 'u', passwordFile: join(dir, 'nope') }, cwd: dir, env: {} })).rejects.toThrow(/^--password-file: \S*nope does not exist: create it with the password on its first line \(chmod 600\), or set SERVICENOW_PASSWORD instead$/);
   });
 
   it('names the line of a broken rc file', async () => {

@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import kafkajs from 'kafkajs';
 import type { Admin, KafkaConfig, logCreator, RetryOptions, SASLOptions } from 'kafkajs';
 import { ConfigError, SinkError } from '../../errors/index.js';
-import type { Reporter } from '../../ui/reporter.js';
-import type { ChangeRecord, Sink } from '../types.js';
+import type { ChangeRecord, Sink, SinkNotices } from '../types.js';
 import { kafkaError, rootCause, type KafkaErrorContext } from './errors.js';
 import { KafkaLogs } from './logs.js';
 import { snToMillis } from '../../servicenow/time.js';
@@ -13,7 +12,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, re
 
 const { Kafka, ConfigResourceTypes } = kafkajs;
 
-export { kafkaSettings, type KafkaSettings } from './settings.js';
+export type { KafkaSettings } from './settings.js';
 
 /** The retries of the health check: enough for a blip, short enough to answer within seconds. */
 const CHECK_RETRY: KafkaRetryPolicy = { retries: 2, initialRetryTimeMs: 300, maxRetryTimeMs: 1_000, multiplier: 2, factor: 0.2 };
@@ -45,7 +44,7 @@ function humanMs(ms: number): string {
 
 export interface KafkaSinkOptions {
   settings: KafkaSettings;
-  reporter: Reporter;
+  reporter: SinkNotices;
 }
 
 /**
@@ -68,7 +67,7 @@ export interface KafkaSinkOptions {
 export class KafkaSink implements Sink {
   readonly name = 'kafka';
   private readonly settings: KafkaSettings;
-  private readonly reporter: Reporter;
+  private readonly reporter: SinkNotices;
   private readonly logs: KafkaLogs;
   private readonly builder: MessageBuilder;
   /** The kafkajs producer, on its own thread. */

@@ -1,4 +1,4 @@
-import type { Reporter } from '../../ui/reporter.js';
+import type { SinkNotices } from '../types.js';
 
 /** kafkajs's log levels (its `logLevel` enum), so this file needs no kafkajs import. */
 export const KAFKAJS_LEVEL = { NOTHING: 0, ERROR: 1, WARN: 2, INFO: 4, DEBUG: 5 } as const;
@@ -21,7 +21,7 @@ export class KafkaLogs {
   private troubled = false;
 
   constructor(
-    private readonly reporter: Reporter,
+    private readonly reporter: SinkNotices,
     private readonly retries: number,
   ) {}
 

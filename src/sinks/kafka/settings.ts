@@ -1,6 +1,7 @@
-import { configForTable, type Config } from '../../config/schema.js';
 import type { Format } from '../format.js';
-import { DEFAULT_TOPIC, expandTopic, parseBroker, resolveSecurity, type SaslMechanism } from './validate.js';
+
+/** The SASL mechanisms kafkajs speaks without plug-ins. */
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
 /**
  * kafkajs's retry settings, for the producer and the cluster alike. The defaults give a broker
@@ -48,6 +49,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 /** At most this many messages in one produce request, whatever their size. */
 export const MAX_MESSAGES_PER_REQUEST = 10_000;
 
+/** What the Kafka sink runs with; the CLI maps the validated config onto it (src/cli/kafka-settings.ts). */
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
@@ -64,25 +66,4 @@ export interface KafkaSettings {
   retry: KafkaRetryPolicy;
   /** The earliest --since of the run's tables (raw ServiceNow time): how old its records can be. */
   oldestSince: string;
-}
-
-/** The validated config as the Kafka sink needs it (the schema already refused anything inconsistent). */
-export function kafkaSettings(config: Config): KafkaSettings {
-  const topics = new Map<string, string>();
-  for (const table of config.tableNames) topics.set(table, expandTopic(configForTable(config, table).topic ?? DEFAULT_TOPIC, table));
-  const { security } = resolveSecurity({ ...config, sink: 'kafka', table: config.tableNames, tables: config.tableSettings });
-  return {
-    brokers: (config.brokers ?? []).map((b) => parseBroker(b) ?? b),
-    clientId: config.kafkaClientId,
-    topics,
-    tls: security.tls ? { caFile: config.kafkaCa } : undefined,
-    sasl: security.sasl,
-    compression: config.compression,
-    acks: config.kafkaAcks === '1' ? 1 : -1,
-    createTopic: config.createTopic ? { partitions: config.topicPartitions ?? -1, replication: config.topicReplication ?? -1 } : undefined,
-    skipOversized: config.skipOversized,
-    format: config.format,
-    retry: { ...DEFAULT_KAFKA_RETRY, retries: config.kafkaRetries },
-    oldestSince: config.tableNames.map((t) => configForTable(config, t).since).reduce((a, b) => (b < a ? b : a), config.since),
-  };
 }

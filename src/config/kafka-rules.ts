@@ -1,7 +1,8 @@
 /**
- * The Kafka sink's settings rules, pure (no I/O, no kafkajs): the config schema calls
- * `kafkaProblems` so a bad Kafka setting is reported with every other problem, before anything
- * connects.
+ * The rules of the Kafka settings, pure (no I/O, no kafkajs): the config calls `kafkaProblems`
+ * so a bad Kafka setting is reported with every other problem, before anything connects. They
+ * live with the config, not the sink, so that neither imports the other: src/cli/kafka-settings.ts
+ * maps the validated config onto the sink's own settings.
  */
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
@@ -109,7 +110,7 @@ export function resolveSecurity(c: KafkaInput): { security: ResolvedSecurity; pr
   if (c.kafkaJaasConfig !== undefined) {
     jaas = parseJaasConfig(c.kafkaJaasConfig);
     if (!jaas) {
-      problems.push({ path: 'kafkaJaasConfig', message: `sasl.jaas.config is not a JAAS line such as: org.apache.kafka.common.security.plain.PlainLoginModule required username='<key>' password='<secret>';` });
+      problems.push({ path: 'kafkaJaasConfig', message: `not a JAAS line such as: org.apache.kafka.common.security.plain.PlainLoginModule required username='<key>' password='<secret>';` });
     } else if (!/(PlainLoginModule|ScramLoginModule)$/.test(jaas.module)) {
       problems.push({ path: 'kafkaJaasConfig', message: `${jaas.module} is not supported: nowpipe speaks SASL PLAIN and SCRAM (PlainLoginModule, ScramLoginModule)` });
     }
@@ -136,7 +137,7 @@ export function resolveSecurity(c: KafkaInput): { security: ResolvedSecurity; pr
 
   const protocolTls = protocol === 'SSL' || protocol === 'SASL_SSL';
   if (protocol !== undefined && c.kafkaTls !== undefined && c.kafkaTls !== protocolTls) {
-    problems.push({ path: 'kafkaTls', message: `--kafka-tls ${c.kafkaTls ? 'on' : 'off'} contradicts security.protocol ${protocol}` });
+    problems.push({ path: 'kafkaTls', message: `${c.kafkaTls ? 'on' : 'off'} contradicts security.protocol ${protocol}` });
   }
   if (c.kafkaCa !== undefined && (c.kafkaTls === false || protocol === 'PLAINTEXT' || protocol === 'SASL_PLAINTEXT')) {
     problems.push({ path: 'kafkaCa', message: 'a CA file is for TLS, which this config turns off' });

@@ -1,0 +1,29 @@
+import { userQueryProblems } from '../servicenow/query.js';
+import { kafkaProblems, type Problem } from './kafka-rules.js';
+import type { ParsedConfig } from './schema.js';
+
+/**
+ * The rules between settings. They run on whatever parsed, even when other settings did not
+ * (the user fixes everything in one go): a rule about a setting that failed to parse is left
+ * out, since that setting already has its problem.
+ */
+/** `failed`: the paths (`batchSize`, `tables.incident.query`) whose values did not parse. */
+export function crossFieldProblems(c: Partial<ParsedConfig>, failed: ReadonlySet<string>): Problem[] {
+  const problems: Problem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  if (c.until !== undefined && c.since !== undefined && c.until <= c.since) add('until', `must be after --since (${c.since})`);
+  if (c.quiet && c.verbose) add('verbose', 'cannot be combined with --quiet');
+  if (c.follow && c.until !== undefined) add('until', 'cannot be combined with --follow (a feed has no end)');
+  if (c.follow && c.once) add('once', 'cannot be combined with --follow');
+  if ((c.clientSecret !== undefined || c.refreshToken !== undefined) && c.clientId === undefined) {
+    add('clientId', 'OAuth needs --client-id (env SERVICENOW_CLIENT_ID) with --client-secret or --refresh-token');
+  }
+  if (c.sink === 'file' && c.output === undefined) add('output', 'required with --sink file: the folder to write the files to (--output <dir>)');
+  // Queries the cursor cannot be combined with: refused with the rest, before anything connects.
+  const queries: Array<[string, string | undefined]> = [['query', c.query], ...Object.entries(c.tables ?? {}).map(([t, s]): [string, string | undefined] => [`tables.${t}.query`, s.query])];
+  for (const [path, query] of queries) {
+    if (query) for (const p of userQueryProblems(query)) add(path, p.replace(/^query: /, ''));
+  }
+  problems.push(...kafkaProblems({ ...c, sink: c.sink ?? '' }));
+  return problems.filter((p) => !failed.has(p.path));
+}

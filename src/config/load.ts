@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import { parse as parseJsonc, type ParseError, printParseErrorCode } from 'jsonc-parser';
 import { ConfigError } from '../errors/index.js';
+import { redactWith, registerSecret } from '../errors/redact.js';
+import { parseJaasConfig } from '../sinks/kafka/validate.js';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
 import { CONNECT_ONLY_KEYS, ENV_KEYS, RC_ALIASES, SECRET_KEYS, kebabToCamel } from './keys.js';
 
@@ -137,8 +139,29 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
 
 /** Zod messages can echo input values; a secret must never reach the terminal. */
 function redact(problems: string[], merged: Values): string[] {
-  const secrets = [...SECRET_KEYS].map((k) => merged[k]).filter((v): v is string => typeof v === 'string' && v.length > 0);
-  return problems.map((p) => secrets.reduce((acc, s) => acc.split(s).join('***'), p));
+  const secrets = secretsOf(merged);
+  return problems.map((p) => redactWith(p, secrets));
+}
+
+/**
+ * Every secret in a set of settings: the secret keys, the password inside a JAAS line, the
+ * proxy's password, and the basic-auth header that user and password make.
+ */
+export function secretsOf(settings: object): string[] {
+  const values = settings as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const out = [...SECRET_KEYS].map((k) => text(values[k]));
+  const jaas = text(values.kafkaJaasConfig);
+  if (jaas !== undefined) out.push(text(parseJaasConfig(jaas)?.password));
+  const proxy = text(values.proxy);
+  if (proxy !== undefined && URL.canParse(proxy)) {
+    const u = new URL(proxy);
+    out.push(text(decodeURIComponent(u.password)));
+  }
+  const user = text(values.user);
+  const password = text(values.password);
+  if (user !== undefined && password !== undefined) out.push(Buffer.from(`${user}:${password}`).toString('base64'));
+  return out.filter((v): v is string => v !== undefined);
 }
 
 const jsoncLoader: Loader = (filepath, content) => {
@@ -210,5 +233,10 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     noProxy: env.NO_PROXY ?? env.no_proxy,
     passwordFromFile,
   });
+  // From here on, no message shows them (see errors/redact.ts). A "secret" equal to a name the
+  // messages show anyway (admin/admin) is left alone: masking it would only hide the name.
+  const c = resolved.config;
+  const names = new Set([c.user, c.clientId, c.kafkaUsername]);
+  for (const secret of secretsOf(c)) if (!names.has(secret)) registerSecret(secret);
   return { config: resolved.config, warnings: [...rc.warnings, ...resolved.warnings], source };
 }

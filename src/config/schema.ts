@@ -69,6 +69,16 @@ const instanceUrl = z.string().transform((v, ctx) => {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 });
 
+/** --oauth-token-url: a full http(s) URL, never with credentials in it. */
+const tokenUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}, 'must be a URL such as https://login.acme.com/oauth_token.do (no credentials in it)');
+
 export const SINKS = ['stdout', 'file', 'kafka'] as const;
 export const FORMATS = ['raw', 'envelope'] as const;
 
@@ -92,6 +102,13 @@ export const configSchema = z
     clientId: z.string().min(1).optional(),
     clientSecret: z.string().optional(),
     refreshToken: z.string().min(1).optional(),
+    // TLS to the instance (PEM files, read when the client is built), User-Agent, custom OAuth setups.
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    userAgent: z.string().regex(/^[\t\x20-\x7e\x80-\xff]+$/, 'must be one line of printable text').optional(),
+    oauthTokenUrl: tokenUrl.optional(),
+    oauthScope: z.string().min(1).optional(),
 
     since: date.default(EPOCH),
     until: date.optional(),
@@ -165,6 +182,12 @@ export const configSchema = z
     }
     if ((c.clientSecret !== undefined || c.refreshToken !== undefined) && c.clientId === undefined) {
       ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'OAuth needs --client-id (env SERVICENOW_CLIENT_ID) with --client-secret or --refresh-token' });
+    }
+    if ((c.cert === undefined) !== (c.key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [c.cert === undefined ? 'cert' : 'key'], message: 'mutual TLS needs both --cert and --key' });
+    }
+    if ((c.oauthTokenUrl !== undefined || c.oauthScope !== undefined) && c.clientId === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['clientId'], message: '--oauth-token-url and --oauth-scope are for OAuth: give --client-id too' });
     }
     if (c.sink === 'file' && c.output === undefined) {
       ctx.addIssue({ code: 'custom', path: ['output'], message: 'required with --sink file: the folder to write the files to (--output <dir>)' });

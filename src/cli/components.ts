@@ -1,8 +1,10 @@
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors/index.js';
-import { basicAuth, ServiceNowClient, type AuthProvider } from '../servicenow/client.js';
+import { basicAuth, ServiceNowClient, type AuthProvider, type ClientEvents } from '../servicenow/client.js';
 import { readableUrl } from '../servicenow/response.js';
-import { OAuthProvider } from '../servicenow/oauth.js';
+import { OAuthProvider, type OAuthOptions } from '../servicenow/oauth.js';
+import { readTlsMaterial } from '../servicenow/tls.js';
+import { createTransport } from '../servicenow/transport.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader, type ReaderOptions } from '../servicenow/reader.js';
 import { auditShape, tableShape } from '../servicenow/entry.js';
@@ -25,29 +27,58 @@ function retryPolicy(config: Config, env: NodeJS.ProcessEnv): RetryPolicy {
   };
 }
 
-/** Basic auth, or OAuth when a client id is configured. */
-export function buildAuth(config: Config): AuthProvider {
+/** Basic auth, or OAuth (over the run's transport and retry policy) when a client id is configured. */
+export function buildAuth(config: Config, options: OAuthOptions): AuthProvider {
   if (config.clientId === undefined) return basicAuth(config.user, config.password);
-  return new OAuthProvider({
-    url: config.url,
-    clientId: config.clientId,
-    clientSecret: config.clientSecret,
-    user: config.user,
-    password: config.password,
-    refreshToken: config.refreshToken,
-    timeoutMs: config.timeout * 1000,
-  });
+  return new OAuthProvider(
+    {
+      url: config.url,
+      tokenUrl: config.oauthTokenUrl,
+      scope: config.oauthScope,
+      clientId: config.clientId,
+      clientSecret: config.clientSecret,
+      user: config.user,
+      password: config.password,
+      refreshToken: config.refreshToken,
+    },
+    options,
+  );
 }
 
+/**
+ * The client of the run and its one transport, which OAuth shares. The TLS files are read here,
+ * before anything connects (an unreadable one is exit 2).
+ */
 export function buildClient(config: Config, reporter: Reporter, stats: RunStats, outage = new OutageLog(reporter), env = process.env): ServiceNowClient {
-  return new ServiceNowClient({
-    url: config.url,
-    auth: buildAuth(config),
-    user: config.user,
+  const transport = createTransport({
     timeoutMs: config.timeout * 1000,
     connectTimeoutMs: config.connectTimeout * 1000,
     proxy: config.proxy,
-    retry: retryPolicy(config, env),
+    tls: readTlsMaterial({ ca: config.ca, cert: config.cert, key: config.key }, env),
+    userAgent: config.userAgent,
+  });
+  const retry = retryPolicy(config, env);
+  const events: ClientEvents = {
+    request: (r) => {
+      reporter.verbose(
+        `${r.method} ${readableUrl(r.url)} → ${r.status ?? 'no response'}${r.rows !== undefined ? ` (${r.rows} rows)` : ''} ${r.ms} ms${r.error ? ` — ${r.error}` : ''}`,
+      );
+      if (!r.error) outage.recovered();
+    },
+    retry: (err, attempt, delay) => {
+      stats.retries += 1;
+      outage.failed(err, delay);
+      reporter.verbose(`retry ${attempt} of ${config.retries} in ${(delay / 1000).toFixed(1)} s`);
+    },
+  };
+  return new ServiceNowClient({
+    url: config.url,
+    auth: buildAuth(config, { transport, retry, onRetry: events.retry }),
+    user: config.user,
+    timeoutMs: config.timeout * 1000,
+    connectTimeoutMs: config.connectTimeout * 1000,
+    transport,
+    retry,
     limiter: new RequestLimiter({
       concurrency: config.concurrency,
       perHour: config.maxRequestsPerHour,
@@ -55,19 +86,7 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
       onHourlyWait: (until) =>
         reporter.info(`--max-requests-per-hour ${config.maxRequestsPerHour}: the hour's requests are spent; the next starts at ${new Date(until).toISOString().slice(0, 19).replace('T', ' ')} UTC`),
     }),
-    events: {
-      request: (r) => {
-        reporter.verbose(
-          `${r.method} ${readableUrl(r.url)} → ${r.status ?? 'no response'}${r.rows !== undefined ? ` (${r.rows} rows)` : ''} ${r.ms} ms${r.error ? ` — ${r.error}` : ''}`,
-        );
-        if (!r.error) outage.recovered();
-      },
-      retry: (err, attempt, delay) => {
-        stats.retries += 1;
-        outage.failed(err, delay);
-        reporter.verbose(`retry ${attempt} of ${config.retries} in ${(delay / 1000).toFixed(1)} s`);
-      },
-    },
+    events,
   });
 }
 

@@ -2,10 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { Reporter } from '../ui/reporter.js';
 import type { Flags } from './commands/export.js';
 import { reportError } from './exit.js';
+import { VERSION } from '../version.js';
 import { connectionOptions, exportOptions } from './options.js';
 import { forcedExit } from './signals.js';
-
-const VERSION = '0.1.0';
 
 function program(run: (task: Promise<number>) => void): Command {
   const root = new Command('nowpipe')

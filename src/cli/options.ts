@@ -14,6 +14,13 @@ export function connectionOptions(cmd: Command): Command {
     .option('--timeout <seconds>', 'per-request timeout (default 120)')
     .option('--proxy <url>', 'HTTPS proxy (env HTTPS_PROXY)')
     .option('--retries <n>', 'retries per request on 429/5xx/network errors (default 8)')
+    // TLS to the instance, User-Agent, custom OAuth setups (rc keys: camelCase).
+    .option('--ca <pem file>', 'CA certificate to trust besides the usual ones (an internal CA; NODE_EXTRA_CA_CERTS works too)')
+    .option('--cert <pem file>', 'client certificate for mutual TLS (with --key)')
+    .option('--key <pem file>', 'private key of --cert (unencrypted PEM)')
+    .option('--user-agent <text>', 'User-Agent header (default nowpipe/<version>)')
+    .option('--oauth-token-url <url>', 'OAuth token endpoint (default <url>/oauth_token.do)')
+    .option('--oauth-scope <scope>', 'OAuth scope to ask for (sent as scope in the grant)')
     .option('--config <file>', 'rc file or Kafka Connect connector JSON to read settings from')
     .option('-q, --quiet', 'only errors and warnings on stderr')
     .option('-v, --verbose', 'log every request (never credentials)');

@@ -2,7 +2,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { ConfigError } from '../errors/index.js';
 import { mapRcObject, readRcFile, type Values } from './rc.js';
-import { envSettings, resolveConfig, type Requirement } from './resolve.js';
+import { envSettings, resolveConfig, secretsOf, type Requirement } from './resolve.js';
+import { registerSecret } from '../errors/redact.js';
 import type { Config } from './schema.js';
 
 export { mapRcObject, readRcFile } from './rc.js';
@@ -68,6 +69,11 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
       passwordFileProblem: pw.problem,
       origins: { rcFile, rcKeys: rc.keys, envNames: fromEnv.names },
     });
+    // From here on, no message shows them (see errors/redact.ts). A "secret" equal to a name the
+    // messages show anyway (admin/admin) is left alone: masking it would only hide the name.
+    const c = resolved.config;
+    const names = new Set([c.user, c.clientId, c.kafkaUsername]);
+    for (const secret of secretsOf(c)) if (!names.has(secret)) registerSecret(secret);
     return { config: resolved.config, warnings: [...rc.warnings, ...resolved.warnings], source };
   } catch (err) {
     // The run stops here, so the rc file's warnings would never be shown: an unknown key (a

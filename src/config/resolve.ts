@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import type { Problem } from './kafka-rules.js';
 import { ENV_KEYS, SECRET_KEYS } from './keys.js';
+import { redactWith } from '../errors/redact.js';
+import { parseJaasConfig } from './kafka-rules.js';
 import { didYouMean, RC_ONLY_NAMES, settingLabel, type Origins } from './names.js';
 import type { Values } from './rc.js';
 import { crossFieldProblems } from './rules.js';
@@ -184,6 +186,27 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
 
 /** Zod messages can echo input values; a secret must never reach the terminal. */
 function redact(problems: string[], merged: Values): string[] {
-  const secrets = [...SECRET_KEYS].map((k) => merged[k]).filter((v): v is string => typeof v === 'string' && v.length > 0);
-  return problems.map((p) => secrets.reduce((acc, s) => acc.split(s).join('***'), p));
+  const secrets = secretsOf(merged);
+  return problems.map((p) => redactWith(p, secrets));
+}
+
+/**
+ * Every secret in a set of settings: the secret keys, the password inside a JAAS line, the
+ * proxy's password, and the basic-auth header that user and password make.
+ */
+export function secretsOf(settings: object): string[] {
+  const values = settings as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const out = [...SECRET_KEYS].map((k) => text(values[k]));
+  const jaas = text(values.kafkaJaasConfig);
+  if (jaas !== undefined) out.push(text(parseJaasConfig(jaas)?.password));
+  const proxy = text(values.proxy);
+  if (proxy !== undefined && URL.canParse(proxy)) {
+    const u = new URL(proxy);
+    out.push(text(decodeURIComponent(u.password)));
+  }
+  const user = text(values.user);
+  const password = text(values.password);
+  if (user !== undefined && password !== undefined) out.push(Buffer.from(`${user}:${password}`).toString('base64'));
+  return out.filter((v): v is string => v !== undefined);
 }

@@ -18,6 +18,10 @@ export function crossFieldProblems(c: Partial<ParsedConfig>, failed: ReadonlySet
   if ((c.clientSecret !== undefined || c.refreshToken !== undefined) && c.clientId === undefined) {
     add('clientId', 'OAuth needs --client-id (env SERVICENOW_CLIENT_ID) with --client-secret or --refresh-token');
   }
+  if ((c.cert === undefined) !== (c.key === undefined)) add(c.cert === undefined ? 'cert' : 'key', 'mutual TLS needs both --cert and --key');
+  if ((c.oauthTokenUrl !== undefined || c.oauthScope !== undefined) && c.clientId === undefined) {
+    add('clientId', '--oauth-token-url and --oauth-scope are for OAuth: give --client-id too');
+  }
   if (c.sink === 'file' && c.output === undefined) add('output', 'required with --sink file: the folder to write the files to (--output <dir>)');
   // Queries the cursor cannot be combined with: refused with the rest, before anything connects.
   const queries: Array<[string, string | undefined]> = [['query', c.query], ...Object.entries(c.tables ?? {}).map(([t, s]): [string, string | undefined] => [`tables.${t}.query`, s.query])];

@@ -60,6 +60,16 @@ const instanceUrl = z.string().transform((v, ctx) => {
   return parsed.url;
 });
 
+/** --oauth-token-url: a full http(s) URL, never with credentials in it. */
+const tokenUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}, 'must be a URL such as https://login.acme.com/oauth_token.do (no credentials in it)');
+
 export const SINKS = ['stdout', 'file', 'kafka'] as const;
 export const FORMATS = ['raw', 'envelope'] as const;
 export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
@@ -108,6 +118,13 @@ export const configFields = {
   clientId: z.string().min(1, 'must not be empty').optional(),
   clientSecret: z.string().optional(),
   refreshToken: z.string().min(1, 'must not be empty').optional(),
+  // TLS to the instance (PEM files, read when the client is built), User-Agent, custom OAuth setups.
+  ca: z.string().min(1).optional(),
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  userAgent: z.string().regex(/^[\t\x20-\x7e\x80-\xff]+$/, 'must be one line of printable text').optional(),
+  oauthTokenUrl: tokenUrl.optional(),
+  oauthScope: z.string().min(1).optional(),
 
   since: date.default(EPOCH),
   until: date.optional(),

@@ -1,11 +1,12 @@
 import { NowpipeError } from './nowpipe-error.js';
 
 /** `unsorted` and `out-of-range`: the instance did not honour the keyset query (never retried). */
-export type ResponseProblem = 'not-json' | 'truncated' | 'cancelled' | 'error-body' | 'unsorted' | 'out-of-range';
+export type ResponseProblem = 'not-json' | 'truncated' | 'undecodable' | 'cancelled' | 'error-body' | 'unsorted' | 'out-of-range';
 
 /**
  * A 200 that is not a good answer: the hibernation page, a cut-off body, a transaction the
- * platform cancelled for time. All retriable; `cancelled` also asks for a smaller page.
+ * platform cancelled for time. Retriable unless said otherwise (`cancelled` asks for a smaller
+ * page; `undecodable`, a body that is not the Content-Encoding it declares, comes back the same).
  */
 export class ResponseError extends NowpipeError {
   override readonly name = 'ResponseError';

@@ -1,13 +1,13 @@
-import http from 'node:http';
-import https from 'node:https';
-import got, { RequestError, TimeoutError, type Got } from 'got';
-import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
-import { HttpError, NetworkError, NowpipeError, ResponseError } from '../errors/index.js';
+import { RequestError } from 'got';
+import { HttpError, NowpipeError } from '../errors/index.js';
 import { monotonicNow, ServerClock } from './clock.js';
 import { RequestLimiter } from './limiter.js';
 import { Exchange, type BatchSize, type ExchangeEnd, type ExchangeHead, type RowBatch } from './exchange.js';
 import { interpretTableResponse, readableUrl, type Row, type TableResponse } from './response.js';
 import { Retrier, withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
+import { createTransport, type Transport } from './transport.js';
+import { networkError } from './transport-errors.js';
+import type { TlsMaterial } from './tls.js';
 
 /** Collect every row of a response before handing them on (probes, `check`). */
 const WHOLE: BatchSize = { rows: Infinity, bytes: Infinity };
@@ -40,6 +40,10 @@ export interface ClientOptions {
   timeoutMs: number;
   connectTimeoutMs: number;
   proxy?: string;
+  tls?: TlsMaterial;
+  userAgent?: string;
+  /** The run's transport, shared with OAuth; built from the options above when not given. */
+  transport?: Transport;
   retry: RetryPolicy;
   /** Shared by every request of the run: concurrency, pacing and the 429 pause. */
   limiter?: RequestLimiter;
@@ -48,58 +52,10 @@ export interface ClientOptions {
 
 export type Params = Record<string, string | number | boolean | undefined>;
 
-const NON_RETRIABLE_CODES = new Set(['ENOTFOUND', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_INVALID_URL']);
-
-/** The proxy's address without any credentials in it, for messages, and its host:port. */
-function proxyParts(proxy: string): { name: string; host?: string } {
-  try {
-    const u = new URL(proxy);
-    return { name: `${u.protocol}//${u.host}`, host: u.host };
-  } catch {
-    return { name: 'the proxy' };
-  }
-}
-
-/** A retriable-unless-permanent network failure, with a message a person can act on. */
-function networkError(err: RequestError, method: string, url: string, proxy?: string): NowpipeError {
-  const code = err.code;
-  if (err instanceof TimeoutError) {
-    return new NetworkError(`no answer within the timeout (${err.event})`, { method, url, code: 'ETIMEDOUT' }, { cause: err });
-  }
-  if (code === 'ERR_BODY_PARSE_FAILURE' || err.name === 'ReadError' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
-    return new ResponseError('the connection closed before the whole response arrived', { problem: 'truncated', method, url }, { cause: err });
-  }
-  if (proxy !== undefined) {
-    // hpagent reports a proxy that refuses the tunnel as "Bad response: <status>".
-    const refused = /^Bad response: (\d+)/.exec(err.message);
-    const { name, host } = proxyParts(proxy);
-    if (refused) {
-      const status = Number(refused[1]);
-      return new NetworkError(`the proxy ${name} refused the connection to the instance (HTTP ${status})`, { method, url, code, retriable: status >= 500 }, {
-        cause: err,
-        hint: status === 407 ? 'the proxy wants credentials: --proxy http://user:password@proxy:3128 (or HTTPS_PROXY)' : 'check --proxy (or HTTPS_PROXY) and whether the proxy allows the instance',
-      });
-    }
-    if (host !== undefined && (err.message.includes(host) || err.message.includes(host.replace(/:\d+$/, '')))) {
-      return new NetworkError(`cannot reach the proxy ${name}: ${code ?? err.message}`, { method, url, code, retriable: code !== 'ENOTFOUND' }, {
-        cause: err,
-        hint: 'check --proxy (or HTTPS_PROXY); NO_PROXY lists hosts reached without it',
-      });
-    }
-  }
-  const permanent = code !== undefined && NON_RETRIABLE_CODES.has(code);
-  const hint = !permanent
-    ? undefined
-    : code === 'ENOTFOUND'
-      ? 'check --url: the host name does not resolve'
-      : 'the TLS certificate was refused: check --url and any intercepting proxy';
-  return new NetworkError(`${code ?? 'network error'}: ${err.message}`, { method, url, code, retriable: !permanent }, { cause: err, hint });
-}
-
 /** The Table API over HTTP: one request → checked rows, retried per policy. */
 export class ServiceNowClient {
   readonly baseUrl: string;
-  private readonly http: Got;
+  private readonly transport: Transport;
   private readonly options: ClientOptions;
   readonly limiter: RequestLimiter;
   /** The instance's clock, from the `Date` headers of successful responses (never ahead of it). */
@@ -109,22 +65,7 @@ export class ServiceNowClient {
     this.options = options;
     this.baseUrl = options.url;
     this.limiter = options.limiter ?? new RequestLimiter({ concurrency: 64 });
-    const agentOptions = { keepAlive: true, maxSockets: 64 };
-    const agent = options.proxy
-      ? {
-          http: new HttpProxyAgent({ ...agentOptions, proxy: options.proxy }),
-          https: new HttpsProxyAgent({ ...agentOptions, proxy: options.proxy }),
-        }
-      : { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
-    this.http = got.extend({
-      agent,
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      followRedirect: false,
-      decompress: true,
-      timeout: { connect: options.connectTimeoutMs, request: options.timeoutMs },
-      headers: { accept: 'application/json', 'user-agent': 'nowpipe' },
-    });
+    this.transport = options.transport ?? createTransport(options);
   }
 
   /** The instance's clock now, never ahead of it (the local clock before any response). */
@@ -149,9 +90,10 @@ export class ServiceNowClient {
     const started = Date.now();
     const sentAt = monotonicNow(); // no later than the request left: the clock's upper bound holds
     const report = this.options.events?.request;
+    const { proxy, clientCert } = this.transport;
     const failed = (err: unknown, status?: number): unknown => {
       if (signal?.aborted) return signal.reason ?? err;
-      const e = err instanceof RequestError ? networkError(err, 'GET', shown, this.options.proxy) : err;
+      const e = err instanceof RequestError ? networkError(err, { method: 'GET', url: shown, proxy, clientCert }) : err;
       report?.({ method: 'GET', url, status, ms: Date.now() - started, error: (e as Error).message });
       return e;
     };
@@ -162,7 +104,7 @@ export class ServiceNowClient {
       let status: number | undefined;
       try {
         const authorization = await this.options.auth.header(signal);
-        const exchange = new Exchange(this.http, url, authorization ? { authorization } : {}, signal);
+        const exchange = new Exchange(this.transport.http, url, authorization ? { authorization } : {}, signal);
         let head: ExchangeHead;
         let end: ExchangeEnd;
         let count = 0;

@@ -1,15 +1,32 @@
-import got, { RequestError } from 'got';
-import { AuthError, HttpError, NetworkError, ResponseError } from '../errors/index.js';
+import { RequestError } from 'got';
+import { AuthError, HttpError, ResponseError } from '../errors/index.js';
+import { redactWith, registerSecret } from '../errors/redact.js';
 import type { AuthProvider } from './client.js';
+import { retryAfterMs } from './response.js';
+import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
+import type { Transport } from './transport.js';
+import { networkError, redirectError, type RequestContext } from './transport-errors.js';
 
 export interface OAuthCredentials {
   url: string;
+  /** The token endpoint (--oauth-token-url); `{url}/oauth_token.do` when not given. */
+  tokenUrl?: string;
+  /** Sent as `scope` with every grant (--oauth-scope). */
+  scope?: string;
   clientId: string;
   clientSecret?: string;
   user?: string;
   password?: string;
   refreshToken?: string;
-  timeoutMs?: number;
+}
+
+/** How grants are sent: the run's transport and retry policy, as for the Table API. */
+export interface OAuthOptions {
+  transport: Transport;
+  retry: RetryPolicy;
+  /** Told of each retried grant (the run's retry count, the outage log). */
+  onRetry?: RetryHooks['onRetry'];
+  now?: () => number;
 }
 
 export type Grant = 'password' | 'client_credentials' | 'refresh_token';
@@ -36,20 +53,26 @@ const REFUSED: Record<Grant, string> = {
 };
 
 /**
- * OAuth 2.0 against `{instance}/oauth_token.do` (form-encoded). Tokens live only in memory: they
- * are never written to disk or logs. Renewal is single-flight: concurrent requests that need a
- * token wait for the one grant in progress.
+ * OAuth 2.0 against `{instance}/oauth_token.do` or --oauth-token-url (form-encoded), over the
+ * run's transport: the same proxy, TLS, timeouts, retry policy and network-error rules as the
+ * Table API, and never a redirect (the grant carries the secrets). Tokens live only in memory and
+ * are registered for redaction. Renewal is single-flight: concurrent requests that need a token
+ * wait for the one grant in progress.
  */
 export class OAuthProvider implements AuthProvider {
   private token?: Token;
   private inflight?: Promise<Token>;
   readonly initialGrant: Grant;
+  readonly tokenUrl: string;
+  private readonly now: () => number;
 
   constructor(
     private readonly creds: OAuthCredentials,
-    private readonly now: () => number = Date.now,
+    private readonly options: OAuthOptions,
   ) {
     this.initialGrant = chooseGrant(creds);
+    this.tokenUrl = creds.tokenUrl ?? `${creds.url}/oauth_token.do`;
+    this.now = options.now ?? Date.now;
   }
 
   async header(signal?: AbortSignal): Promise<string> {
@@ -102,18 +125,35 @@ export class OAuthProvider implements AuthProvider {
 
   private lastRefresh?: string;
 
-  private async request(grant: Grant, refreshToken?: string): Promise<Token> {
+  /** One grant, retried per the run's policy (a refusal is not retried). */
+  private request(grant: Grant, refreshToken?: string): Promise<Token> {
     const c = this.creds;
     const form: Record<string, string> = { grant_type: grant, client_id: c.clientId };
     if (c.clientSecret !== undefined) form.client_secret = c.clientSecret;
     if (grant === 'password') Object.assign(form, { username: c.user ?? '', password: c.password ?? '' });
     if (grant === 'refresh_token') form.refresh_token = refreshToken ?? '';
-    const url = `${c.url}/oauth_token.do`;
+    if (c.scope !== undefined) form.scope = c.scope;
+    const { transport } = this.options;
+    const ctx: RequestContext = {
+      method: 'POST',
+      url: this.tokenUrl,
+      proxy: transport.proxy,
+      clientCert: transport.clientCert,
+      flag: c.tokenUrl === undefined ? '--url' : '--oauth-token-url',
+    };
+    return withRetry(() => this.post(grant, form, ctx), this.options.retry, { onRetry: this.options.onRetry });
+  }
+
+  private async post(grant: Grant, form: Record<string, string>, ctx: RequestContext): Promise<Token> {
+    const url = ctx.url;
     let res;
     try {
-      res = await got.post(url, { form, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: c.timeoutMs ?? 30_000 }, responseType: 'text' });
+      res = await this.options.transport.http.post(url, { form, responseType: 'text' });
     } catch (err) {
-      throw new NetworkError(`cannot reach the OAuth endpoint: ${(err as RequestError).code ?? (err as Error).message}`, { method: 'POST', url }, { cause: err });
+      throw err instanceof RequestError ? networkError(err, ctx) : err;
+    }
+    if (res.statusCode >= 300 && res.statusCode < 400) {
+      throw redirectError(res.statusCode, res.headers.location, { ...ctx, what: 'the OAuth token endpoint' });
     }
     let body: Record<string, unknown> | undefined;
     try {
@@ -124,7 +164,7 @@ export class OAuthProvider implements AuthProvider {
     }
     // Busy, broken or asleep is not a refusal: retry it like any table request, never blame the credentials.
     if (res.statusCode === 429 || res.statusCode >= 500) {
-      throw new HttpError(`the OAuth endpoint is unavailable`, { status: res.statusCode, method: 'POST', url, retriable: true });
+      throw new HttpError(`the OAuth endpoint is unavailable`, { status: res.statusCode, method: 'POST', url, retriable: true, retryAfterMs: retryAfterMs(res.headers) });
     }
     if (res.statusCode === 200 && body === undefined) {
       const hibernating = /hibernat/i.test(res.body);
@@ -136,15 +176,21 @@ export class OAuthProvider implements AuthProvider {
     }
     body ??= {};
     if (res.statusCode !== 200 || typeof body.access_token !== 'string') {
-      const reason = [body.error, body.error_description].filter((x) => typeof x === 'string' && x).join(': ') || `HTTP ${res.statusCode}`;
+      // An endpoint may echo the whole request back: mask the secrets it carried before cutting it short.
+      const sent = [form.client_secret, form.password, form.refresh_token].filter((x): x is string => x !== undefined && x !== '');
+      const said = redactWith([body.error, body.error_description].filter((x) => typeof x === 'string' && x).join(': '), sent);
+      const reason = said.length > 200 ? `${said.slice(0, 200)}…` : said || `HTTP ${res.statusCode}`;
+      const scope = form.scope === undefined ? '' : `; the application must allow the scope ${form.scope} (--oauth-scope)`;
       throw new AuthError(`the instance refused the OAuth ${grant} grant (${reason}) (POST ${url} → ${res.statusCode})`, {
-        hint: `check ${REFUSED[grant]}; the OAuth application must exist in System OAuth > Application Registry`,
+        hint: `check ${REFUSED[grant]}; the OAuth application must exist in System OAuth > Application Registry${scope}`,
       });
     }
     const lifetime = Number(body.expires_in ?? 1800) * 1000;
     // Renew at 90% of the lifetime, and at least a minute early, so no request carries a dying token.
     const margin = Math.max(Math.min(60_000, lifetime / 2), lifetime * 0.1);
     const refresh = typeof body.refresh_token === 'string' ? body.refresh_token : undefined;
+    registerSecret(body.access_token, 'token');
+    registerSecret(refresh, 'token');
     if (refresh) this.lastRefresh = refresh;
     this.token = { access: body.access_token, refresh, renewAt: this.now() + lifetime - margin };
     return this.token;

@@ -1,4 +1,5 @@
 import { AuthError, ConfigError, HttpError, ResponseError } from '../errors/index.js';
+import { redirectError } from './transport-errors.js';
 
 export type Row = Record<string, unknown>;
 
@@ -155,14 +156,14 @@ export function interpretTableResponse(res: RawResponse, context: { table: strin
       retryAfterMs: retryAfterMs(res.headers),
     });
   }
+  if (status >= 300 && status < 400) {
+    throw redirectError(status, header(res.headers, 'location'), { method, url, what: 'the instance' });
+  }
   if (status < 200 || status >= 300) {
     if (message && /transaction cancelled/i.test(message)) {
       throw new ResponseError(`the instance cancelled the request for time (${message})`, { problem: 'cancelled', retriable: false, ...details });
     }
-    const where = status >= 300 && status < 400 ? ` to ${header(res.headers, 'location') ?? '?'}` : '';
-    throw new HttpError(`unexpected response${where}${message ? `: ${message}` : ''}`, { status, method, url, retriable: false }, {
-      hint: status >= 300 && status < 400 ? 'the instance redirected (single sign-on?): use a local integration account with basic auth or OAuth' : 'check --query and --fields',
-    });
+    throw new HttpError(`unexpected response${message ? `: ${message}` : ''}`, { status, method, url, retriable: false }, { hint: 'check --query and --fields' });
   }
   if (!contentType.includes('json')) {
     if (HIBERNATING.test(body)) {

@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Ora } from 'ora';
+import { redact } from '../errors/redact.js';
 
 export interface ReporterOptions {
   stream?: NodeJS.WriteStream;
@@ -56,6 +57,7 @@ export class Reporter {
   }
 
   private print(line: string): void {
+    line = redact(line); // every message leaves here: no secret with it (errors/redact.ts)
     if (this.spinner?.isSpinning) {
       this.spinner.clear();
       this.stream.write(`${line}\n`);

@@ -1,9 +1,10 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
-import { parseNdjson, runCli, tempDir } from '../helpers/cli.js';
+import { parseNdjson, runCli, tableRequests, tempDir } from '../helpers/cli.js';
 
 // A forward proxy as companies run them: absolute-form requests and CONNECT tunnels. It records
 // what passed through it, and it alone knows the host `servicenow.invalid` (127.0.0.1): a request
@@ -94,6 +95,24 @@ describe('through an HTTP proxy (built CLI)', () => {
     const direct = await runCli(['--url', url, ...base(sim, join(dir, 'cp2.json')).slice(2), '--retries', '0'], { env: { SERVICENOW_PASSWORD: 'admin' } });
     expect(direct.code).toBe(1);
     expect(direct.stderr).toMatch(/ENOTFOUND|does not resolve/);
+  });
+
+  it('OAuth goes through the proxy too: the token endpoint is reached the way the Table API is', async () => {
+    const client = { id: 'nowpipe-app', secret: 'cl1ent-S3CRET-value' };
+    sim = await startSimulator({ rows: 150, seed: 21, users: [{ user: 'svc', password: 'pw-value' }], oauth: { clients: [client] } });
+    proxy = await startProxy();
+    const dir = await tempDir();
+    const url = `http://${ONLY_VIA_PROXY}:${sim.port}`;
+    const args = ['--url', url, '--table', 'incident', '--checkpoint', join(dir, 'cp.json'), '--proxy', proxy.url, '--client-id', client.id, '--client-secret', client.secret, '--user', 'svc', '--retries', '1'];
+    const res = await runCli(args, { env: { SERVICENOW_PASSWORD: 'pw-value' } });
+    await rm(dir, { recursive: true, force: true });
+    expect(res.code, res.stderr).toBe(0);
+    expect(parseNdjson(res.stdout)).toHaveLength(150);
+    const grants = sim.requests.filter((r) => r.path === '/oauth_token.do');
+    expect(grants.map((r) => r.status)).toEqual([200]);
+    expect(tableRequests(sim).every((r) => r.auth === 'bearer')).toBe(true);
+    // The instance's name resolves only through the proxy: the grant above went through it.
+    expect(proxy.seen.every((l) => l === `CONNECT ${ONLY_VIA_PROXY}:${sim!.port}` || l.startsWith(`GET ${url}/`) || l === `POST ${url}/oauth_token.do`)).toBe(true);
   });
 
   it('HTTPS_PROXY from the environment is used, and NO_PROXY turns it off for the instance', async () => {

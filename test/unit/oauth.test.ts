@@ -2,7 +2,9 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError } from '../../src/errors/index.js';
-import { chooseGrant, OAuthProvider } from '../../src/servicenow/oauth.js';
+import { chooseGrant, OAuthProvider, type OAuthCredentials } from '../../src/servicenow/oauth.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/servicenow/retry.js';
+import { createTransport } from '../../src/servicenow/transport.js';
 
 const BASE = 'https://acme.service-now.com';
 const grants: URLSearchParams[] = [];
@@ -13,6 +15,11 @@ afterEach(() => {
   grants.length = 0;
 });
 afterAll(() => server.close());
+
+/** Fast retries: the retry policy is the run's, only quicker. */
+const RETRY = { ...DEFAULT_RETRY_POLICY, retries: 3, baseDelayMs: 1, maxDelayMs: 5 };
+const transport = () => createTransport({ timeoutMs: 5000, connectTimeoutMs: 5000 });
+const provider = (creds: OAuthCredentials, now?: () => number) => new OAuthProvider(creds, { transport: transport(), retry: RETRY, now });
 
 function tokenEndpoint(opts: { refuse?: (f: URLSearchParams) => boolean; expiresIn?: number } = {}) {
   let n = 0;
@@ -38,7 +45,7 @@ describe('OAuth', () => {
   it('password grant: form-encoded, then reuses the token until it nears expiry, then refreshes', async () => {
     tokenEndpoint({ expiresIn: 100 });
     let now = 0;
-    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs', user: 'u', password: 'pw' }, () => now);
+    const p = provider({ url: BASE, clientId: 'cid', clientSecret: 'cs', user: 'u', password: 'pw' }, () => now);
     expect(await p.header()).toBe('Bearer access-1');
     expect(Object.fromEntries(grants[0]!)).toEqual({ grant_type: 'password', client_id: 'cid', client_secret: 'cs', username: 'u', password: 'pw' });
     now = 30_000;
@@ -58,7 +65,7 @@ describe('OAuth', () => {
         return HttpResponse.json({ access_token: 'slow', refresh_token: 'r', expires_in: 1800 });
       }),
     );
-    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
+    const p = provider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
     const stop = new AbortController();
     const stopped = p.header(stop.signal);
     const other = p.header();
@@ -70,7 +77,7 @@ describe('OAuth', () => {
 
   it('refreshes once for concurrent requests after a 401 (single flight)', async () => {
     tokenEndpoint();
-    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
+    const p = provider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
     await p.header();
     await Promise.all([p.refresh(), p.refresh(), p.refresh()]);
     expect(grants.map((g) => g.get('grant_type'))).toEqual(['client_credentials', 'refresh_token']);
@@ -79,7 +86,7 @@ describe('OAuth', () => {
 
   it('a 401 that carried an older token reuses the newer one: no second grant', async () => {
     tokenEndpoint();
-    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
+    const p = provider({ url: BASE, clientId: 'cid', clientSecret: 'cs' });
     const stale = await p.header();
     await p.refresh(undefined, stale); // the first 401 renews
     await p.refresh(undefined, stale); // a 401 that was in flight meanwhile does not
@@ -91,7 +98,7 @@ describe('OAuth', () => {
 
   it('falls back to the original grant when the refresh token is refused', async () => {
     tokenEndpoint({ refuse: (f) => f.get('grant_type') === 'refresh_token' });
-    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs', user: 'u', password: 'pw' });
+    const p = provider({ url: BASE, clientId: 'cid', clientSecret: 'cs', user: 'u', password: 'pw' });
     await p.header();
     await p.refresh();
     expect(grants.map((g) => g.get('grant_type'))).toEqual(['password', 'refresh_token', 'password']);
@@ -99,14 +106,14 @@ describe('OAuth', () => {
 
   it('names the refused credential and never echoes a secret', async () => {
     tokenEndpoint({ refuse: () => true });
-    const p = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'topsecret' });
+    const p = provider({ url: BASE, clientId: 'cid', clientSecret: 'topsecret' });
     const err = await p.header().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
     expect((err as AuthError).message).toMatch(/refused the OAuth client_credentials grant/);
     expect((err as AuthError).hint).toMatch(/client id or client secret/);
     expect(JSON.stringify({ m: (err as Error).message, h: (err as AuthError).hint })).not.toContain('topsecret');
 
-    const r = new OAuthProvider({ url: BASE, clientId: 'cid', clientSecret: 'cs', refreshToken: 'old' });
+    const r = provider({ url: BASE, clientId: 'cid', clientSecret: 'cs', refreshToken: 'old' });
     const err2 = await r.header().catch((e: unknown) => e);
     expect((err2 as AuthError).hint).toMatch(/refresh token/);
     expect((err2 as Error).message).not.toContain('old');

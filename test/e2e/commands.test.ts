@@ -24,12 +24,12 @@ async function instance(options: SimOptions = {}): Promise<Simulator> {
 const check = (s: Simulator, ...more: string[]) => runCli(['check', '--url', s.url, ...more]);
 
 describe('nowpipe check (built CLI against the simulator)', () => {
-  it('reports the connection, row count, clock, UTC timestamps and delete auditing; exit 0, nothing on stdout', async () => {
+  it('reports the connection, row count, clock, UTC timestamps and delete auditing on stdout; exit 0, nothing on stderr', async () => {
     const s = await instance();
     const res = await check(s, '--table', 'incident', '--user', 'admin', '--password', 'admin');
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stdout).toBe('');
-    const lines = res.stderr.trimEnd().split('\n');
+    expect(res.stderr).toBe('');
+    const lines = res.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`✓ connected to ${s.url} as admin and read table incident`);
     expect(lines[1]).toBe('✓ 119 rows of incident match (before ACLs)');
     expect(lines[2]).toMatch(/^✓ server clock within 1 s of the local clock$/);
@@ -38,12 +38,27 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     expect(lines).toHaveLength(5);
   });
 
-  it('counts with --query', async () => {
+  it('counts with --query, beside the count without it', async () => {
     const s = await instance();
     const active = s.visibleRows('incident').filter((r) => r.active === 'true').length;
+    expect(active).toBeLessThan(119);
     const res = await check(s, '--table', 'incident', '--user', 'admin', '--password', 'admin', '--query', 'active=true');
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toContain(`✓ ${active} rows of incident match --query active=true (before ACLs)`);
+    expect(res.stdout).toContain(`✓ ${active} of 119 rows of incident match --query active=true (before ACLs)`);
+    expect(res.stderr).toBe('');
+  });
+
+  it('--query on a misspelt field (ServiceNow drops the condition, so it matches every row) → a warning, still exit 0', async () => {
+    const s = await instance();
+    const res = await check(s, '--table', 'incident', '--user', 'admin', '--password', 'admin', '--query', 'activ=true');
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('✓ 119 of 119 rows of incident match --query activ=true (before ACLs)');
+    expect(res.stderr).toBe(
+      'warning: --query activ=true matches all 119 rows of incident, as many as no query: ServiceNow ignores conditions on fields that do not exist, so a field name may be misspelt\n',
+    );
+    // One request more than without --query: the count without it.
+    const counts = s.requests.filter((r) => r.path === '/api/now/table/incident');
+    expect(counts).toHaveLength(2);
   });
 
   it('warns about a skewed server clock (nowpipe uses the server clock) and still passes', async () => {
@@ -59,7 +74,7 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     s.insert('incident', {}, { stampedAt: new Date(Date.now() + 5 * 3600_000) });
     const res = await check(s, '--table', 'incident', '--user', 'admin', '--password', 'admin');
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/✗ the latest sys_updated_on \(.+\) is 300 min after the server clock: timestamps do not look like UTC/);
+    expect(res.stdout).toMatch(/✗ the latest sys_updated_on \(.+\) is 300 min after the server clock: timestamps do not look like UTC/);
   });
 
   it('a wrong password → exit 1 with the hint, and the password is never shown', async () => {
@@ -69,7 +84,7 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     expect(res.stderr).toMatch(/^error: the instance refused the credentials/);
     expect(res.stderr).toMatch(/hint: check --user and --password/);
     expect(res.stderr + res.stdout).not.toContain('Wr0ng-S3cret!');
-    expect(res.stderr).not.toContain('✓ connected');
+    expect(res.stdout).not.toContain('✓ connected');
   });
 
   it('an unknown table → exit 2 naming it', async () => {
@@ -84,12 +99,12 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     s.insert('problem', { number: 'PRB0000001' }, { stampedAt: '2024-02-01 00:00:00' });
     const ok = await check(s, '--table', 'incident,problem', '--user', 'admin', '--password', 'admin');
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stderr).toContain('✓ 119 rows of incident match');
-    expect(ok.stderr).toContain('✓ 1 row of problem matches (before ACLs)');
-    expect(ok.stderr.match(/server clock within/g)).toHaveLength(1);
+    expect(ok.stdout).toContain('✓ 119 rows of incident match');
+    expect(ok.stdout).toContain('✓ 1 row of problem matches (before ACLs)');
+    expect(ok.stdout.match(/server clock within/g)).toHaveLength(1);
     const bad = await check(s, '--table', 'incident,change_request', '--user', 'admin', '--password', 'admin');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('✓ 119 rows of incident match');
+    expect(bad.stdout).toContain('✓ 119 rows of incident match');
     expect(bad.stderr).toMatch(/error: change_request: table: "change_request" does not exist/);
   });
 
@@ -97,19 +112,19 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     const s = await instance();
     const plain = await check(s, '--table', 'incident', '--user', 'noaudit', '--password', 'n0audit-PW');
     expect(plain.code, plain.stderr).toBe(0);
-    expect(plain.stderr).toMatch(/^ {2}cannot read sys_audit_delete \(user noaudit may not read table sys_audit_delete.*\): --deletes needs a role that can read it$/m);
+    expect(plain.stdout).toMatch(/^ {2}cannot read sys_audit_delete \(user noaudit may not read table sys_audit_delete.*\): --deletes needs a role that can read it$/m);
     const strict = await check(s, '--table', 'incident', '--user', 'noaudit', '--password', 'n0audit-PW', '--deletes');
     expect(strict.code).toBe(1);
-    expect(strict.stderr).toMatch(/^✗ cannot read sys_audit_delete/m);
-    expect(strict.stderr + plain.stderr).not.toContain('n0audit-PW');
+    expect(strict.stdout).toMatch(/^✗ cannot read sys_audit_delete/m);
+    expect(strict.stderr + plain.stderr + strict.stdout + plain.stdout).not.toContain('n0audit-PW');
   });
 
   it('with OAuth (client credentials) names the client, not a user', async () => {
     const s = await instance({ oauth: { clients: [{ id: 'nowpipe-app', secret: 'cl1ent-S3CRET' }] } });
     const res = await check(s, '--table', 'incident', '--client-id', 'nowpipe-app', '--client-secret', 'cl1ent-S3CRET');
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toContain(`✓ connected to ${s.url} with OAuth client nowpipe-app and read table incident`);
-    expect(res.stderr).not.toContain('cl1ent-S3CRET');
+    expect(res.stdout).toContain(`✓ connected to ${s.url} with OAuth client nowpipe-app and read table incident`);
+    expect(res.stderr + res.stdout).not.toContain('cl1ent-S3CRET');
   });
 });
 

@@ -1,12 +1,14 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type SimOptions, type Simulator } from '../../src/sim/index.js';
-import { parseNdjson, runCli, tempDir } from '../helpers/cli.js';
+import { parseNdjson, runCli, spawnCli, tempDir, waitFor } from '../helpers/cli.js';
 
 let sim: Simulator | undefined;
+const scratch: string[] = [];
 afterEach(async () => {
   await sim?.close();
   sim = undefined;
+  for (const dir of scratch.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
 const USERS = [
@@ -131,6 +133,7 @@ describe('nowpipe check (built CLI against the simulator)', () => {
 describe('nowpipe demo (built CLI, its own simulated instance)', () => {
   it('--rows 50: 50 distinct NDJSON rows on stdout, the summary on stderr, exit 0, no files left behind', async () => {
     const tmp = await tempDir('nowpipe-demo-tmp-');
+    scratch.push(tmp);
     const res = await runCli(['demo', '--rows', '50'], { env: { TMPDIR: tmp } });
     expect(res.code, res.stderr).toBe(0);
     const rows = parseNdjson(res.stdout);
@@ -156,5 +159,40 @@ describe('nowpipe demo (built CLI, its own simulated instance)', () => {
     expect(res.code).toBe(2);
     expect(res.stdout).toBe('');
     expect(res.stderr).toMatch(/rows: must be a whole number from 0 to 5000000/);
+  });
+
+  it('--url and --config are refused (demo has its own instance): exit 2 naming both, nothing run', async () => {
+    const res = await runCli(['demo', '--url', 'https://acme.service-now.com', '--config', 'nowpipe.json', '--rows', '10']);
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/^error: --url, --config: demo always runs against its built-in simulated instance/);
+    expect(res.stderr).not.toContain('demo instance with');
+  });
+
+  it('a large --rows says it is building the table before the pause, not after', async () => {
+    const res = await runCli(['demo', '--rows', '20000', '--until', '2000-01-01']);
+    expect(res.code, res.stderr).toBe(0);
+    const lines = res.stderr.split('\n');
+    expect(lines[0]).toBe('building 20,000 rows…');
+    expect(lines[1]).toMatch(/^demo instance with 20,000 incidents at /);
+  });
+
+  it('two Ctrl-C (the second exits at once) still remove the temporary folder', async () => {
+    const tmp = await tempDir('nowpipe-demo-tmp-');
+    scratch.push(tmp);
+    // stdout is never read: the pipe fills, so the first SIGINT's graceful stop waits on the sink
+    // and the second one is the forced exit.
+    const child = spawnCli(['demo', '--follow', '--concurrency', '1'], { env: { TMPDIR: tmp } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = new Promise<number | null>((r) => child.on('close', r));
+    await waitFor(() => stderr.includes('demo instance with'), 10_000, 'the demo to start');
+    expect((await readdir(tmp)).filter((f) => f.startsWith('nowpipe-demo-'))).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGINT');
+    await waitFor(() => stderr.includes('SIGINT:'), 10_000, 'the first SIGINT to be taken');
+    child.kill('SIGINT');
+    expect(await code).toBe(130);
+    expect(await readdir(tmp)).toEqual([]);
   });
 });

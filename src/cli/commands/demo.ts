@@ -10,7 +10,7 @@ import { formatCount, Reporter } from '../../ui/reporter.js';
 import { DEMO_REFUSED } from '../options.js';
 import { runExport, type Flags } from './export.js';
 
-/** Building the table takes about a second per 70,000 rows: above this, say so first. */
+/** Building the table takes about a second per 70,000 rows on a fast machine: from here on, say so first. */
 const SAY_BUILDING_FROM = 20_000;
 
 /** Every problem with demo's own flags at once; demo reads no rc file and no environment. */

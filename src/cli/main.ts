@@ -34,8 +34,6 @@ Exit codes:
            sink failure, checkpoint locked by another run
   2        usage or configuration error: bad flag or value, unknown table, checkpoint of another export
   130/143  a second Ctrl-C / SIGTERM while stopping: exit at once (the checkpoint is never torn)
-
-Documentation: https://github.com/nowpipe/nowpipe#readme
 `;
 
 const CHECK_EXAMPLES = `
@@ -68,7 +66,7 @@ function commandsFirst(cmd: Command, helper: Help): string {
 
 function program(run: (task: Promise<number>) => void): Command {
   const root = new Command('nowpipe')
-    .description('Export a ServiceNow table: a backfill from --since, then (--follow) every change, to stdout, files or Kafka.')
+    .description('Export a ServiceNow table: a backfill from --since, then (--follow) every change, to stdout, files or Kafka.\nDocumentation: https://github.com/nowpipe/nowpipe#readme')
     .showHelpAfterError('(run nowpipe --help for usage)')
     // The subcommands declare the same flags as the default command: without this, the root
     // would take `check --url …` for itself and leave check with no url.
@@ -83,7 +81,7 @@ function program(run: (task: Promise<number>) => void): Command {
   runOptions(exportOptions(connectionOptions(root)));
   otherOptions(root)
     .version(VERSION, '-V, --version', 'print the version')
-    .addHelpText('after', EXAMPLES)
+    .addHelpText('after', EXAMPLES.trimEnd())
     .action((flags: Flags, cmd: Command) => {
       if (cmd.args.length > 0) unknownCommand(cmd, cmd.args[0]!);
       run(import('./commands/export.js').then((m) => m.exportCommand(flags)));
@@ -95,7 +93,7 @@ function program(run: (task: Promise<number>) => void): Command {
     .option('--deletes', 'fail when sys_audit_delete cannot be read');
   runOptions(check).option('--json', 'print the report as one JSON document (for scripts)');
   otherOptions(check)
-    .addHelpText('after', CHECK_EXAMPLES)
+    .addHelpText('after', CHECK_EXAMPLES.trimEnd())
     .exitOverride()
     .action((flags: Flags) => run(import('./commands/check.js').then((m) => m.checkCommand(flags))));
 
@@ -105,7 +103,7 @@ function program(run: (task: Promise<number>) => void): Command {
   // Still parsed (so demo can say why it refuses them), but not offered.
   for (const o of demo.options) if (o.long && DEMO_REFUSED.includes(o.long)) o.hideHelp();
   otherOptions(demo)
-    .addHelpText('after', DEMO_EXAMPLES)
+    .addHelpText('after', DEMO_EXAMPLES.trimEnd())
     .exitOverride()
     .action((flags: Flags) => run(import('./commands/demo.js').then((m) => m.demoCommand(flags))));
   // The root has an action (the export), so commander adds no `help` command by itself.

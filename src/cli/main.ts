@@ -9,8 +9,10 @@ const VERSION = '0.1.0';
 /** What `nowpipe` alone prints (nothing to export yet): where to start, not every option. */
 const SHORT_USAGE = `nowpipe exports a ServiceNow table to stdout (NDJSON), files or Kafka.
 
-  nowpipe demo                                          try it on a built-in simulated instance
-  nowpipe check --url <instance> --table <name> --user <name>    test the connection first
+Try it on a built-in simulated instance, no credentials needed:
+  nowpipe demo
+Check the connection to your instance, then export:
+  nowpipe check --url <instance> --table <name> --user <name>
   nowpipe --url <instance> --table <name> --user <name> [--follow]
 
 The password comes from SERVICENOW_PASSWORD or --password-file <path>.

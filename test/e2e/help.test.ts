@@ -41,7 +41,7 @@ describe('commands and help (built CLI)', () => {
     expect(res.code).toBe(2);
     expect(res.stdout).toBe('');
     expect(res.stderr).toMatch(/^nowpipe exports a ServiceNow table/);
-    expect(res.stderr).toMatch(/^ {2}nowpipe demo {2,}try it on a built-in simulated instance$/m);
+    expect(res.stderr).toMatch(/^Try it on a built-in simulated instance, no credentials needed:\n {2}nowpipe demo$/m);
     expect(res.stderr).not.toContain('error:');
     expect(res.stderr.split('\n').length).toBeLessThan(12);
   });

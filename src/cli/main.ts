@@ -1,40 +1,148 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { Reporter } from '../ui/reporter.js';
 import type { Flags } from './commands/export.js';
 import { reportError } from './exit.js';
 import { VERSION } from '../version.js';
-import { connectionOptions, exportOptions } from './options.js';
+import { connectionOptions, DEMO_REFUSED, exportOptions, GROUP, otherOptions, runOptions } from './options.js';
 import { forcedExit } from './signals.js';
+
+/** What `nowpipe` alone prints (nothing to export yet): where to start, not every option. */
+const SHORT_USAGE = `nowpipe exports a ServiceNow table to stdout (NDJSON), files or Kafka.
+
+Try it on a built-in simulated instance, no credentials needed:
+  nowpipe demo
+Check the connection to your instance, then export:
+  nowpipe check --url <instance> --table <name> --user <name>
+  nowpipe --url <instance> --table <name> --user <name> [--follow]
+
+The password comes from SERVICENOW_PASSWORD or --password-file <path>.
+Every option: nowpipe --help
+`;
+
+const EXAMPLES = `
+Examples:
+  nowpipe demo                                 2,000 simulated incidents to stdout, no instance needed
+  nowpipe demo --follow --format envelope      a live feed of changes from the simulated instance
+  nowpipe check --url https://acme.service-now.com --table incident --user integration
+  nowpipe --url https://acme.service-now.com --table incident --since 2024-01-01 \\
+    --user integration --password-file ~/.sn-password --follow | jq -r .number
+  nowpipe --table incident --sink file --output /data/sn --compress gzip   (url and user in .nowpiperc)
+  nowpipe --config servicenow-source.json      a Confluent connector file as it is
+  nowpipe help check                           one command's options
+
+Exit codes:
+  0        done; stopped by Ctrl-C or SIGTERM after saving the checkpoint; or stdout's reader went away
+  1        runtime failure: credentials refused, no rights, network still failing after the retries,
+           sink failure, checkpoint locked by another run
+  2        usage or configuration error: bad flag or value, unknown table, checkpoint of another export
+  130/143  a second Ctrl-C / SIGTERM while stopping: exit at once (the checkpoint is never torn)
+`;
+
+const CHECK_EXAMPLES = `
+Examples:
+  nowpipe check --url https://acme.service-now.com --table incident,problem --user integration
+  nowpipe check --table incident --query active=true --json | jq '.checks[] | select(.status != "ok")'
+
+The report goes to stdout, warnings and errors to stderr. Exit 0 when every check passes,
+1 when one fails (the report says which), 2 for a usage or configuration error.
+`;
+
+const DEMO_EXAMPLES = `
+Examples:
+  nowpipe demo | jq -r .number
+  nowpipe demo --rows 100000 --concurrency 8 > /dev/null
+  nowpipe demo --follow --deletes --format envelope
+
+demo always runs against its own simulated instance (user admin, nothing to set up), so
+--url, --config and the credential flags are refused.
+`;
+
+/** The root's help lists its commands before its ~55 options, not after them. */
+function commandsFirst(cmd: Command, helper: Help): string {
+  // Blocks: usage, description, then the groups (commander puts Commands last).
+  const blocks = Help.prototype.formatHelp.call(helper, cmd, helper).trimEnd().split('\n\n');
+  const at = blocks.findIndex((b) => b.startsWith('Commands:'));
+  if (at > 2) blocks.splice(2, 0, ...blocks.splice(at, 1));
+  return `${blocks.join('\n\n')}\n`;
+}
 
 function program(run: (task: Promise<number>) => void): Command {
   const root = new Command('nowpipe')
-    .description('Export a ServiceNow table: a backfill from --since, then (--follow) every change, to stdout, files or Kafka.')
-    .version(VERSION)
+    .description('Export a ServiceNow table: a backfill from --since, then (--follow) every change, to stdout, files or Kafka.\nDocumentation: https://github.com/nowpipe/nowpipe#readme')
     .showHelpAfterError('(run nowpipe --help for usage)')
     // The subcommands declare the same flags as the default command: without this, the root
     // would take `check --url …` for itself and leave check with no url.
     .enablePositionalOptions()
+    // A word that is no command reaches the action, which names it (with a suggestion).
+    .allowExcessArguments()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureHelp({ formatHelp: commandsFirst });
   // Each command's modules load when it runs (the simulator only for demo): start-up time counts
   // in every cron run.
-  exportOptions(connectionOptions(root)).action((flags: Flags) => run(import('./commands/export.js').then((m) => m.exportCommand(flags))));
+  runOptions(exportOptions(connectionOptions(root)));
+  otherOptions(root)
+    .version(VERSION, '-V, --version', 'print the version')
+    .addHelpText('after', EXAMPLES.trimEnd())
+    .action((flags: Flags, cmd: Command) => {
+      if (cmd.args.length > 0) unknownCommand(cmd, cmd.args[0]!);
+      run(import('./commands/export.js').then((m) => m.exportCommand(flags)));
+    });
 
-  connectionOptions(root.command('check').description('check the connection, credentials, table, clock, time zone and delete auditing'))
+  const check = connectionOptions(root.command('check').description('check the connection, credentials, table, clock, time zone and delete auditing'))
+    .optionsGroup(GROUP.read)
     .option('--query <encoded>', 'extra encoded-query filter to count with')
-    .option('--deletes', 'fail when sys_audit_delete cannot be read')
+    .option('--deletes', 'fail when sys_audit_delete cannot be read');
+  runOptions(check).option('--json', 'print the report as one JSON document (for scripts)');
+  otherOptions(check)
+    .addHelpText('after', CHECK_EXAMPLES.trimEnd())
     .exitOverride()
     .action((flags: Flags) => run(import('./commands/check.js').then((m) => m.checkCommand(flags))));
 
-  exportOptions(connectionOptions(root.command('demo').description('run an export against a built-in simulated instance (no credentials needed)')))
-    .option('--rows <n>', 'rows in the simulated table (default 2000)')
+  const demo = runOptions(exportOptions(connectionOptions(root.command('demo').description('run an export against a built-in simulated instance (no credentials needed)'))))
+    .optionsGroup(GROUP.demo)
+    .addOption(new Option('--rows <n>', 'rows in the simulated table (default 2000)'));
+  // Still parsed (so demo can say why it refuses them), but not offered.
+  for (const o of demo.options) if (o.long && DEMO_REFUSED.includes(o.long)) o.hideHelp();
+  otherOptions(demo)
+    .addHelpText('after', DEMO_EXAMPLES.trimEnd())
     .exitOverride()
     .action((flags: Flags) => run(import('./commands/demo.js').then((m) => m.demoCommand(flags))));
+  // The root has an action (the export), so commander adds no `help` command by itself.
+  root
+    .command('help [command]')
+    .description('show the help of a command')
+    .action((name?: string) => {
+      const cmd = name === undefined ? root : root.commands.find((c) => c.name() === name);
+      if (cmd) cmd.help();
+      unknownCommand(root, name!);
+    });
   return root;
+}
+
+/** commander's own message and its "(Did you mean check?)"; the method is not in its typings. */
+function unknownCommand(root: Command, name: string): never {
+  root.args = [name];
+  return (root as unknown as { unknownCommand(): never }).unknownCommand();
+}
+
+/**
+ * `nowpipe` with no arguments, no rc file and no SERVICENOW_URL has nothing to export: a short
+ * usage says where to start (an rc file alone is a complete run, as in cron).
+ */
+async function nothingToDo(argv: string[]): Promise<boolean> {
+  if (argv.length > 2 || process.env.SERVICENOW_URL) return false;
+  const { readRcFile } = await import('../config/load.js');
+  const rc = await readRcFile(undefined, process.cwd()).catch(() => ({ raw: 'unreadable' }));
+  return rc.raw === undefined;
 }
 
 /** The only place nowpipe exits: every outcome becomes an exit code here. */
 async function main(argv: string[]): Promise<void> {
+  if (await nothingToDo(argv)) {
+    process.stderr.write(SHORT_USAGE);
+    process.exit(2);
+  }
   let task: Promise<number> | undefined;
   try {
     await program((t) => {

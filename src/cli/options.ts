@@ -1,8 +1,28 @@
 import { Option, type Command } from 'commander';
 
+/**
+ * `--help` lists options under the README's headings. An option joins the group named by the
+ * last `.optionsGroup()` before it, and groups show in the order they first appear: a new flag
+ * added in the middle of a run of options lands in that run's group.
+ */
+export const GROUP = {
+  instance: 'The instance:',
+  read: 'What to read:',
+  where: 'Where it goes:',
+  run: 'How it runs:',
+  files: 'Writing files (--sink file):',
+  kafka: 'Writing to Kafka (--sink kafka):',
+  demo: 'The demo:',
+  other: 'Other:',
+} as const;
+
+/** Flags that choose an instance or log in to one: demo has its own instance and refuses them. */
+export const DEMO_REFUSED = ['--url', '--config', '--user', '--password', '--password-file', '--client-id', '--client-secret', '--refresh-token'];
+
 /** Flags shared by every command that talks to an instance. */
 export function connectionOptions(cmd: Command): Command {
   return cmd
+    .optionsGroup(GROUP.instance)
     .option('--url <url>', 'instance URL, e.g. https://acme.service-now.com (env SERVICENOW_URL)')
     .option('--table <name>', 'table to export, e.g. incident (repeat or comma-separate for several)', (v: string, prev?: string[]) => [...(prev ?? []), v])
     .option('--user <name>', 'user name for basic auth (env SERVICENOW_USER)')
@@ -20,15 +40,13 @@ export function connectionOptions(cmd: Command): Command {
     .option('--key <pem file>', 'private key of --cert (unencrypted PEM)')
     .option('--user-agent <text>', 'User-Agent header (default nowpipe/<version>)')
     .option('--oauth-token-url <url>', 'OAuth token endpoint (default <url>/oauth_token.do)')
-    .option('--oauth-scope <scope>', 'OAuth scope to ask for (sent as scope in the grant)')
-    .option('--config <file>', 'rc file or Kafka Connect connector JSON to read settings from')
-    .option('-q, --quiet', 'only errors and warnings on stderr')
-    .option('-v, --verbose', 'log every request (never credentials)');
+    .option('--oauth-scope <scope>', 'OAuth scope to ask for (sent as scope in the grant)');
 }
 
 /** Flags of the export itself (the default command and demo). */
 export function exportOptions(cmd: Command): Command {
   return cmd
+    .optionsGroup(GROUP.read)
     .option('--since <date>', 'start: yyyy-MM-dd, "yyyy-MM-dd HH:mm:ss" or ISO 8601, UTC (default: everything)')
     .option('--until <date>', 'stop before this time (UTC, exclusive)')
     .option('--batch-size <rows>', 'rows per request (default 10000)')
@@ -36,21 +54,26 @@ export function exportOptions(cmd: Command): Command {
     .option('--query <encoded>', 'extra encoded-query filter ANDed in, e.g. active=true^priority=1')
     .addOption(new Option('--display-value <mode>', 'false (raw, default), true or all').choices(['false', 'true', 'all']))
     .option('--cursor-field <field>', 'timestamp field to page and follow by (default sys_updated_on; not used yet: checked only)')
+    .optionsGroup(GROUP.where)
     .addOption(new Option('--sink <name>', 'where rows go (default stdout)').choices(['stdout', 'file', 'kafka']))
     .addOption(new Option('--format <name>', 'raw rows (default) or change envelopes').choices(['raw', 'envelope']))
     .option('--checkpoint <file>', 'checkpoint file (default ./.nowpipe/checkpoint.json)')
     .option('--reset', 'ignore and replace the checkpoint: start from --since')
+    .optionsGroup(GROUP.run)
     .option('--follow', 'after the backfill, keep polling for changes until stopped')
     .option('--once', 'one catch-up and exit (the default without --follow)')
     .option('--poll-interval <seconds>', 'seconds between polls in --follow (min 1, default 20)')
     .option('--lag <seconds>', 'safety lag behind the instance clock (default 1)')
     .option('--overlap <seconds>', 're-read window behind the cursor on each poll (default 5)')
+    .optionsGroup(GROUP.read)
     .option('--deletes', 'also emit deletes, from sys_audit_delete')
+    .optionsGroup(GROUP.files)
     .option('--output <dir>', 'with --sink file: folder for the files (<dir>/<table>/, created if missing)')
     .option('--file-max-rows <n>', 'with --sink file: close a file after this many rows (default 1000000)')
     .option('--file-max-bytes <n>', 'with --sink file: close a file before it passes this many bytes on disk (default 134217728)')
     .option('--file-max-age <seconds>', 'with --sink file: close a file this long after its first row, even if quiet (default 300)')
     .addOption(new Option('--compress <codec>', 'with --sink file: gzip or none (default none)').choices(['none', 'gzip']))
+    .optionsGroup(GROUP.kafka)
     .option('--brokers <host:port,...>', 'with --sink kafka: bootstrap servers (rc kafka.bootstrap.servers)')
     .option('--topic <name>', 'with --sink kafka: topic; {table} becomes the table name (default servicenow.{table})')
     .option('--kafka-client-id <id>', 'with --sink kafka: client id the brokers see (default nowpipe)')
@@ -66,8 +89,23 @@ export function exportOptions(cmd: Command): Command {
     .option('--topic-partitions <n>', 'with --create-topic: partitions (default: the broker\'s num.partitions)')
     .option('--topic-replication <n>', 'with --create-topic: replication factor (default: the broker\'s default.replication.factor)')
     .option('--skip-oversized', 'with --sink kafka: skip (and count) rows larger than the topic\'s max.message.bytes instead of failing')
+    .optionsGroup(GROUP.run)
     .option('--concurrency <n>', 'requests in flight for the whole run; splits a large backfill into slices (default 4)')
     .option('--max-requests-per-hour <n>', 'pace requests below the instance rate-limit rule')
     .option('--max-requests-per-second <n>', 'pace requests per second')
     .option('--continue-on-error', 'with several tables, let the others go on when one fails (exit 1 at the end)');
+}
+
+/** Flags every command has: where settings come from and how much it says. */
+export function runOptions(cmd: Command): Command {
+  return cmd
+    .optionsGroup(GROUP.run)
+    .option('--config <file>', 'rc file or Kafka Connect connector JSON to read settings from')
+    .option('-q, --quiet', 'only errors and warnings on stderr')
+    .option('-v, --verbose', 'log every request (never credentials)');
+}
+
+/** -h (and -V on the root) last, under their own heading. */
+export function otherOptions(cmd: Command): Command {
+  return cmd.optionsGroup(GROUP.other).helpOption('-h, --help', 'show this help');
 }

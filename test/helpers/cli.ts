@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Simulator } from '../../src/sim/index.js';
 
-/** The built CLI, exactly as a user runs it. Tests run after `npm run build` (done by `prepare`). */
+/** The built CLI, exactly as a user runs it. Tests run after `npm run build` (done by `pretest`). */
 export const BIN = resolve(import.meta.dirname, '../../bin/nowpipe.js');
 
 export interface CliResult {

@@ -1,12 +1,92 @@
-import { loadConfig } from '../../config/load.js';
+import { SECRET_KEYS } from '../../config/keys.js';
+import { loadConfig, type LoadedConfig } from '../../config/load.js';
 import { configForTable, type Config } from '../../config/schema.js';
+import { NowpipeError } from '../../errors/index.js';
 import type { ServiceNowClient } from '../../servicenow/client.js';
 import { newStats } from '../../pipeline/events.js';
 import { rawValue } from '../../servicenow/entry.js';
 import { fromSnTimestamp, isSnTimestamp } from '../../servicenow/time.js';
-import { count, Reporter } from '../../ui/reporter.js';
+import { count, formatCount, Reporter } from '../../ui/reporter.js';
 import { buildClient } from '../components.js';
 import type { Flags } from './export.js';
+
+/** ok and fail decide the exit code; warn goes to stderr; info is a plain note in the report. */
+export type CheckStatus = 'ok' | 'fail' | 'warn' | 'info';
+
+export interface CheckResult {
+  /** What was checked: settings, connect, count, query, clock, utc, deletes. */
+  check: string;
+  status: CheckStatus;
+  message: string;
+  table?: string;
+  details?: Record<string, unknown>;
+}
+
+/** What `check --json` prints: one document with every check, for scripts. */
+export interface CheckReport {
+  ok: boolean;
+  warnings: string[];
+  checks: CheckResult[];
+  /** Set when the check could not go on (bad settings, credentials refused, unknown table). */
+  error?: { message: string; hint?: string };
+}
+
+/**
+ * The report is the command's output, so it goes to stdout (as text lines as they happen, or as
+ * one JSON document at the end); warnings and errors go to stderr either way.
+ */
+class Report {
+  readonly checks: CheckResult[] = [];
+  readonly warnings: string[] = [];
+  private readonly out = new Reporter({ stream: process.stdout });
+
+  constructor(
+    readonly err: Reporter,
+    private readonly json: boolean,
+    /** Values never to print: an instance can echo them back in an error's text. */
+    private readonly secrets: string[] = [],
+  ) {}
+
+  redact(text: string): string {
+    return this.secrets.reduce((t, s) => t.split(s).join('***'), text);
+  }
+
+  warning(message: string): void {
+    this.warnings.push(message);
+    this.err.warn(message);
+  }
+
+  add(result: CheckResult): void {
+    this.checks.push(result);
+    if (result.status === 'warn') this.err.warn(result.message);
+    else if (!this.json) this.out.info(this.line(result));
+  }
+
+  private line({ status, message }: CheckResult): string {
+    const { green, red } = this.out.color;
+    return status === 'ok' ? `${green('✓')} ${message}` : status === 'fail' ? `${red('✗')} ${message}` : `  ${message}`;
+  }
+
+  get failures(): number {
+    return this.checks.filter((c) => c.status === 'fail').length;
+  }
+
+  print(error?: unknown): void {
+    if (!this.json) return;
+    const report: CheckReport = { ok: error === undefined && this.failures === 0, warnings: this.warnings, checks: this.checks };
+    if (error !== undefined) {
+      report.error =
+        error instanceof NowpipeError
+          ? { message: this.redact(error.message), ...(error.hint ? { hint: this.redact(error.hint) } : {}) }
+          : { message: this.redact(`unexpected error: ${error instanceof Error ? error.message : String(error)}`) };
+    }
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  }
+}
+
+function secretsOf(values: Record<string, unknown>): string[] {
+  return [...SECRET_KEYS].map((k) => values[k]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
 
 /** The server's clock ahead (+) or behind (−) the local one, in seconds, with `Date`'s 1 s resolution. */
 function skewSeconds(serverMs: number | undefined, localMs: number): number | undefined {
@@ -19,100 +99,133 @@ function skewSeconds(serverMs: number | undefined, localMs: number): number | un
  * Exit 1 with the reason if not.
  */
 export async function checkCommand(flags: Flags): Promise<number> {
-  const { config, warnings, source } = await loadConfig({ flags });
-  const reporter = new Reporter({ quiet: false, verbose: config.verbose });
-  const ok = (m: string) => reporter.info(`${reporter.color.green('✓')} ${m}`);
-  const bad = (m: string) => reporter.info(`${reporter.color.red('✗')} ${m}`);
-  for (const w of warnings) reporter.warn(w);
-  if (source) ok(`settings from ${source}`);
+  const { json, ...rest } = flags;
+  let report: Report | undefined;
+  try {
+    const loaded = await loadConfig({ flags: rest });
+    const secrets = secretsOf(loaded.config as unknown as Record<string, unknown>);
+    report = new Report(new Reporter({ quiet: false, verbose: loaded.config.verbose }), json === true, secrets);
+    await runChecks(loaded, report);
+  } catch (err) {
+    // The error itself goes to stderr from the CLI, with its exit code; --json still gets its document.
+    (report ?? new Report(new Reporter(), json === true, secretsOf(rest))).print(err);
+    throw err;
+  }
+  report.print();
+  return report.failures === 0 ? 0 : 1;
+}
+
+async function runChecks({ config, warnings, source }: LoadedConfig, report: Report): Promise<void> {
+  for (const w of warnings) report.warning(w);
+  if (source) report.add({ check: 'settings', status: 'ok', message: `settings from ${source}`, details: { file: source } });
 
   const stats = newStats();
-  const client = buildClient({ ...config, retries: Math.min(config.retries, 2) }, reporter, stats);
+  const client = buildClient({ ...config, retries: Math.min(config.retries, 2) }, report.err, stats);
   const several = config.tableNames.length > 1;
-  let failures = 0;
   for (const [i, table] of config.tableNames.entries()) {
     try {
-      failures += await checkTable(configForTable(config, table), client, { ok, bad, reporter, clock: i === 0 });
+      await checkTable(configForTable(config, table), client, report, i === 0);
     } catch (err) {
       // A table that cannot be read at all ends the check, named when there are several.
       if (several && err instanceof Error) err.message = `${table}: ${err.message}`;
       throw err;
     }
   }
-  return failures === 0 ? 0 : 1;
 }
 
-interface Say {
-  ok: (m: string) => void;
-  bad: (m: string) => void;
-  reporter: Reporter;
-  /** Check the clock on this table's answer (once per run is enough). */
-  clock: boolean;
-}
-
-/** The checks of one table; returns how many failed. Throws when the table cannot be read at all. */
-async function checkTable(config: Config, client: ServiceNowClient, { ok, bad, reporter, clock }: Say): Promise<number> {
+/** The checks of one table. Throws when the table cannot be read at all. */
+async function checkTable(config: Config, client: ServiceNowClient, report: Report, clock: boolean): Promise<void> {
+  const table = config.table;
+  const add = (check: string, status: CheckStatus, message: string, details?: Record<string, unknown>) =>
+    report.add({ table, check, status, message, ...(details ? { details } : {}) });
   const sent = Date.now();
-  const latest = await client.getTable(config.table, {
+  const latest = await client.getTable(table, {
     sysparm_query: `${config.query ? `${config.query}^` : ''}ORDERBYDESCsys_updated_on`,
     sysparm_limit: 1,
   });
   const received = Date.now();
   const who = config.user ? ` as ${config.user}` : config.clientId ? ` with OAuth client ${config.clientId}` : '';
-  ok(`connected to ${config.url}${who} and read table ${config.table}`);
-  const matching = latest.totalCount === undefined ? undefined : `${count(latest.totalCount, 'row')} of ${config.table} ${latest.totalCount === 1 ? 'matches' : 'match'}`;
-  ok(`${matching ?? 'row count not reported'}${config.query ? ` --query ${config.query}` : ''} (before ACLs)`);
+  add('connect', 'ok', `connected to ${config.url}${who} and read table ${table}`, {
+    url: config.url,
+    ...(config.user ? { user: config.user } : config.clientId ? { oauthClient: config.clientId } : {}),
+  });
+  await checkCount(config, client, latest.totalCount, add);
 
-  let failures = 0;
   if (clock) {
     const skew = skewSeconds(latest.serverDate, (sent + received) / 2);
     if (skew === undefined) {
-      bad('the instance sent no Date header: nowpipe will use the local clock for its high-water mark');
-      failures++;
+      add('clock', 'fail', 'the instance sent no Date header: nowpipe will use the local clock for its high-water mark');
     } else if (Math.abs(skew) > 60) {
-      reporter.warn(`the server clock is ${skew.toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} the local clock; nowpipe uses the server's`);
+      add('clock', 'warn', `the server clock is ${skew.toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} the local clock; nowpipe uses the server's`, { skewSeconds: Math.round(skew) });
     } else {
-      ok(`server clock within ${Math.max(1, Math.ceil(Math.abs(skew)))} s of the local clock`);
+      add('clock', 'ok', `server clock within ${Math.max(1, Math.ceil(Math.abs(skew)))} s of the local clock`, { skewSeconds: Math.round(skew) });
     }
   }
 
   const row = latest.rows[0];
   if (!row) {
-    reporter.info(`  no rows of ${config.table} visible to this user (an empty table, a filter, or ACLs)`);
+    add('utc', 'info', `no rows of ${table} visible to this user (an empty table, a filter, or ACLs)`);
   } else {
     const updated = rawValue(row.sys_updated_on);
     if (!isSnTimestamp(updated)) {
-      bad(`sys_updated_on is not a raw UTC timestamp (${JSON.stringify(updated)})`);
-      failures++;
+      add('utc', 'fail', `sys_updated_on is not a raw UTC timestamp (${JSON.stringify(updated)})`, { latestUpdate: updated });
     } else {
       const server = latest.serverDate ?? received;
       const ahead = (fromSnTimestamp(updated).toMillis() - server) / 1000;
+      const details = { latestUpdate: updated, secondsBeforeServerClock: Math.round(-ahead) };
       if (ahead > 120) {
-        bad(`the latest sys_updated_on (${updated}) is ${Math.round(ahead / 60)} min after the server clock: timestamps do not look like UTC`);
-        failures++;
+        add('utc', 'fail', `the latest sys_updated_on (${updated}) is ${Math.round(ahead / 60)} min after the server clock: timestamps do not look like UTC`, details);
       } else {
-        ok(`timestamps look like UTC (latest update of ${config.table} ${updated}, ${Math.max(0, Math.round(-ahead))} s before the server clock)`);
+        add('utc', 'ok', `timestamps look like UTC (latest update of ${table} ${updated}, ${Math.max(0, Math.round(-ahead))} s before the server clock)`, details);
       }
     }
   }
-  // Deletes come from sys_audit_delete: worth knowing before anyone relies on --deletes.
+  await checkDeletes(config, client, add, (m) => report.redact(m));
+}
+
+type Add = (check: string, status: CheckStatus, message: string, details?: Record<string, unknown>) => void;
+
+/**
+ * The row count, and with --query the count without it: ServiceNow drops conditions on fields
+ * that do not exist, so a misspelt field matches every row instead of failing.
+ */
+async function checkCount(config: Config, client: ServiceNowClient, matching: number | undefined, add: Add): Promise<void> {
+  const { table, query } = config;
+  if (matching === undefined) {
+    add('count', 'ok', `row count not reported${query ? ` --query ${query}` : ''} (before ACLs)`, { rows: null, ...(query ? { query } : {}) });
+    return;
+  }
+  if (!query) {
+    add('count', 'ok', `${count(matching, 'row')} of ${table} ${matching === 1 ? 'matches' : 'match'} (before ACLs)`, { rows: matching });
+    return;
+  }
+  const all = (await client.getTable(table, { sysparm_limit: 1, sysparm_fields: 'sys_id' })).totalCount;
+  const of = all === undefined ? `${count(matching, 'row')}` : `${formatCount(matching)} of ${count(all, 'row')}`;
+  add('count', 'ok', `${of} of ${table} ${matching === 1 ? 'matches' : 'match'} --query ${query} (before ACLs)`, { rows: matching, query, rowsWithoutQuery: all ?? null });
+  if (all !== undefined && all > 0 && matching === all) {
+    add(
+      'query',
+      'warn',
+      `--query ${query} matches all ${formatCount(all)} rows of ${table}, as many as no query: ServiceNow ignores conditions on fields that do not exist, so a field name may be misspelt`,
+      { query, rows: matching, rowsWithoutQuery: all },
+    );
+  }
+}
+
+/** Deletes come from sys_audit_delete: worth knowing before anyone relies on --deletes. */
+async function checkDeletes(config: Config, client: ServiceNowClient, add: Add, redact: (m: string) => string): Promise<void> {
+  const { table } = config;
   try {
     const audit = await client.getTable('sys_audit_delete', {
-      sysparm_query: `tablename=${config.table}^ORDERBYDESCsys_created_on`,
+      sysparm_query: `tablename=${table}^ORDERBYDESCsys_created_on`,
       sysparm_limit: 1,
       sysparm_fields: 'sys_id,sys_created_on,documentkey',
     });
     const lastDelete = audit.rows[0] ? rawValue(audit.rows[0].sys_created_on) : undefined;
-    if (lastDelete) ok(`delete auditing works for ${config.table} (latest delete recorded ${String(lastDelete)})`);
-    else reporter.info(`  no deletes recorded for ${config.table} in sys_audit_delete: delete auditing may be off for it, or nothing was deleted yet`);
+    if (lastDelete) add('deletes', 'ok', `delete auditing works for ${table} (latest delete recorded ${String(lastDelete)})`, { latestDelete: lastDelete });
+    else add('deletes', 'info', `no deletes recorded for ${table} in sys_audit_delete: delete auditing may be off for it, or nothing was deleted yet`, { latestDelete: null });
   } catch (err) {
-    const line = `cannot read sys_audit_delete (${(err as Error).message}): --deletes needs a role that can read it`;
-    if (config.deletes) {
-      bad(line);
-      failures++;
-    } else {
-      reporter.info(`  ${line}`);
-    }
+    const message = redact((err as Error).message);
+    add('deletes', config.deletes ? 'fail' : 'info', `cannot read sys_audit_delete (${message}): --deletes needs a role that can read it`, { error: message });
   }
-  return failures;
 }

@@ -20,6 +20,8 @@ export interface Scope {
   table: string;
   query?: string;
   fields?: readonly string[];
+  /** The timestamp the cursor follows, when not sys_updated_on. */
+  cursorField?: string;
 }
 
 const time = (now: () => number) =>
@@ -48,7 +50,7 @@ function schemas(now: () => number) {
     .object(
       {
         fingerprint: z.string(),
-        scope: z.object({ instance: z.string(), table: z.string(), query: z.string().optional(), fields: z.array(z.string()).optional() }),
+        scope: z.object({ instance: z.string(), table: z.string(), query: z.string().optional(), fields: z.array(z.string()).optional(), cursorField: z.string().optional() }),
         cursor,
         deletesCursor: cursor.optional(),
         rows: z.number({ error: 'must be a count' }).int().nonnegative(),
@@ -117,12 +119,15 @@ export function fingerprint(scope: Scope): string {
     table: scope.table,
     query: scope.query ?? '',
     fields: scope.fields ? [...scope.fields].sort() : [],
+    // Absent for sys_updated_on, so checkpoints made before the setting existed still match.
+    ...(scope.cursorField && scope.cursorField !== 'sys_updated_on' ? { cursorField: scope.cursorField } : {}),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
 export function describeScope(scope: Scope): string {
-  return `instance ${scope.instance}, table ${scope.table}, query ${scope.query ? `"${scope.query}"` : '(none)'}, fields ${scope.fields?.length ? scope.fields.join(',') : '(all)'}`;
+  const field = scope.cursorField && scope.cursorField !== 'sys_updated_on' ? `, cursor field ${scope.cursorField}` : '';
+  return `instance ${scope.instance}, table ${scope.table}, query ${scope.query ? `"${scope.query}"` : '(none)'}, fields ${scope.fields?.length ? scope.fields.join(',') : '(all)'}${field}`;
 }
 
 /** The progress of a table nothing was written for yet. */

@@ -95,7 +95,7 @@ export function tableJob(config: Config, client: ServiceNowClient, events: RunEv
   const streams: Stream[] = [{ name: 'rows', reader: buildReader(config, client, events) }];
   if (config.deletes) streams.push({ name: 'deletes', reader: buildDeletesReader(config, client, events) });
   return {
-    scope: { instance: config.url, table: config.table, query: config.query, fields: config.fields },
+    scope: { instance: config.url, table: config.table, query: config.query, fields: config.fields, cursorField: config.cursorField === 'sys_updated_on' ? undefined : config.cursorField },
     since: config.since,
     until: config.until,
     lag: config.lag,
@@ -114,7 +114,7 @@ export function buildReader(config: Config, client: ServiceNowClient, events: Ru
     fields: config.fields,
     displayValue: config.displayValue,
     batchSize: config.batchSize,
-    shape: tableShape(),
+    shape: tableShape(config.cursorField),
   });
 }
 

@@ -2,7 +2,7 @@ import { Command, CommanderError, Help, Option } from 'commander';
 import { Reporter } from '../ui/reporter.js';
 import type { Flags } from './commands/export.js';
 import { reportError } from './exit.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../errors/version.js';
 import { connectionOptions, DEMO_REFUSED, exportOptions, GROUP, otherOptions, runOptions } from './options.js';
 import { forcedExit } from './signals.js';
 

@@ -53,7 +53,7 @@ export function exportOptions(cmd: Command): Command {
     .option('--fields <a,b,c>', 'only these columns (cursor fields are always added)')
     .option('--query <encoded>', 'extra encoded-query filter ANDed in, e.g. active=true^priority=1')
     .addOption(new Option('--display-value <mode>', 'false (raw, default), true or all').choices(['false', 'true', 'all']))
-    .option('--cursor-field <field>', 'timestamp field to page and follow by (default sys_updated_on; not used yet: checked only)')
+    .option('--cursor-field <field>', 'date-time field to page and follow by, e.g. sys_created_on for append-only tables (default sys_updated_on)')
     .optionsGroup(GROUP.where)
     .addOption(new Option('--sink <name>', 'where rows go (default stdout)').choices(['stdout', 'file', 'kafka']))
     .addOption(new Option('--format <name>', 'raw rows (default) or change envelopes').choices(['raw', 'envelope']))

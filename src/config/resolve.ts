@@ -179,8 +179,6 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
   }
   // The reader pages by sys_updated_on until it is taught another field (issue 13, item 4): say
   // so rather than let a setting be silently ignored.
-  const cursorFields = [rest.cursorField, ...Object.values(tables ?? {}).map((t) => t.cursorField)].filter((f) => f !== undefined && f !== DEFAULT_CURSOR_FIELD);
-  if (cursorFields.length > 0) warnings.push(`--cursor-field ${cursorFields[0]}: this version still pages by ${DEFAULT_CURSOR_FIELD}; the setting is checked but not used yet`);
   return { config: { ...others, password, proxy, url: rest.url ?? '', table: tableNames[0] ?? '', tableNames, tableSettings: tables ?? {} }, warnings };
 }
 

@@ -1,4 +1,4 @@
-import { ResponseError } from '../errors/index.js';
+import { ConfigError, ResponseError } from '../errors/index.js';
 import type { ServiceNowClient, Params } from './client.js';
 import { cursorOf, rawValue, type Entry, type RowShape } from './entry.js';
 import type { BatchSize } from './exchange.js';
@@ -106,6 +106,17 @@ export class TableReader implements KeysetReader {
    */
   async probe(from: string, signal?: AbortSignal): Promise<{ serverNow: number; total?: number }> {
     const res = await this.client.getTable(this.options.table, { sysparm_query: rangeQuery(from, '9999-12-31 23:59:59', this.options.query, this.field), sysparm_limit: 1, sysparm_fields: ['sys_id', this.field].join(',') }, signal);
+    const sample = res.rows[0];
+    if (sample && !isSnTimestamp(rawValue(sample[this.field]))) {
+      // ServiceNow drops a condition on an unknown field: the keyset would not be a keyset.
+      const got = rawValue(sample[this.field]);
+      throw new ConfigError(
+        got === undefined
+          ? `cursor field: ${this.options.table} has no field ${this.field} (the instance ignored it)`
+          : `cursor field: ${this.options.table}.${this.field} is not a date-time (got ${JSON.stringify(got)})`,
+        { hint: 'page by a date-time field of the table itself, such as sys_updated_on (the default) or sys_created_on (--cursor-field)' },
+      );
+    }
     return { serverNow: res.serverDate ?? Date.now(), total: res.totalCount };
   }
 

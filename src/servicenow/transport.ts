@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import got, { type Got } from 'got';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
-import { VERSION } from '../version.js';
+import { VERSION } from '../errors/version.js';
 import type { TlsMaterial } from './tls.js';
 
 export const DEFAULT_USER_AGENT = `nowpipe/${VERSION}`;

@@ -2,7 +2,8 @@ import { NowpipeError } from './nowpipe-error.js';
 
 /**
  * The reader of our output went away (`nowpipe ... | head`). Not a failure: the run stops
- * quietly with exit 0 and the checkpoint stays at the last page the reader accepted.
+ * quietly with exit 0, and the checkpoint moves back before any byte that may still have sat
+ * unread in the pipe, so a rerun repeats those rows rather than miss them.
  */
 export class OutputClosedError extends NowpipeError {
   override readonly name = 'OutputClosedError';

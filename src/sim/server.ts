@@ -47,6 +47,15 @@ export interface SimOptions {
   faults?: Fault[];
   /** Without ORDERBY, rows come back in no particular order (default true, as on the platform). */
   unorderedDefault?: boolean;
+  /**
+   * Hostile instances, for the tests: `unsorted` ignores ORDERBY (a table or view the field
+   * cannot be sorted on); `totalCount` 'capped' answers min(total, limit) on page requests (the
+   * one-row probe stays honest), 'inflated' a million more than there are (endless empty pages
+   * past the end); `dateHeaderSkewMs` moves only the Date header (a broken clock in front).
+   */
+  unsorted?: boolean;
+  totalCount?: 'honest' | 'capped' | 'inflated';
+  dateHeaderSkewMs?: number;
   /** OAuth at /oauth_token.do. */
   oauth?: { clients: Array<{ id: string; secret: string }>; tokenLifetimeSec?: number; clientCredentials?: boolean };
 }
@@ -260,7 +269,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     const go = () => {
       if (res.destroyed) return;
       res.statusCode = status;
-      res.setHeader('Date', new Date(clock()).toUTCString());
+      res.setHeader('Date', new Date(clock() + (options.dateHeaderSkewMs ?? 0)).toUTCString());
       res.setHeader('Content-Type', headers['Content-Type'] ?? 'application/json;charset=UTF-8');
       for (const [k, v] of Object.entries(headers)) if (k !== 'Content-Type') res.setHeader(k, v);
       const buf = Buffer.from(body, 'utf8');
@@ -391,12 +400,12 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       const s = t.rows[i]!;
       if (s.visibleAt <= now && filter(s.row)) matched.push(s);
     }
-    const order = compileOrder(parsed);
+    const order = options.unsorted ? undefined : compileOrder(parsed);
     if (order) {
       let sorted = true;
       for (let i = 1; i < matched.length && sorted; i++) if (order(matched[i - 1]!.row, matched[i]!.row) > 0) sorted = false;
       if (!sorted) matched.sort((a, b) => order(a.row, b.row));
-    } else if (options.unorderedDefault !== false && matched.length > 1) {
+    } else if ((options.unsorted || options.unorderedDefault !== false) && matched.length > 1) {
       // No ORDERBY: the platform promises no order. Give a stable scramble (a stride
       // permutation), computed for the requested window only so big tables stay cheap.
       const n = matched.length;
@@ -406,7 +415,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       for (let i = offset; i < Math.min(n, offset + limit); i++) window.push(matched[(i * stride + 7) % n]!);
       scrambled = window;
     }
-    const total = matched.length;
+    const total = options.totalCount === 'inflated' ? matched.length + 1_000_000 : options.totalCount === 'capped' && limit > 1 ? Math.min(matched.length, limit) : matched.length;
     // sysparm_limit applies before ACLs: the page can come back short, or empty.
     const page = (scrambled ?? matched.slice(offset, offset + limit)).filter((s) => !s.hidden);
     const body = `{"result":[${page.map((s) => render(s, fields, mode, excludeLinks)).join(',')}]}`;

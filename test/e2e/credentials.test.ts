@@ -182,7 +182,7 @@ describe('--oauth-token-url and --oauth-scope (built CLI)', () => {
     const dir = await scratch();
     const bad = await runCli(['--url', 'http://127.0.0.1:9', '--table', 'incident', '--checkpoint', join(dir, 'cp.json'), '--oauth-token-url', 'ftp://idp/token', ...oauthArgs]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/oauthTokenUrl: must be a URL such as https:\/\/login\.acme\.com\/oauth_token\.do/);
+    expect(bad.stderr).toMatch(/--oauth-token-url: must be a URL such as https:\/\/login\.acme\.com\/oauth_token\.do/);
     const alone = await runCli(['--url', 'http://127.0.0.1:9', '--table', 'incident', '--checkpoint', join(dir, 'cp.json'), '--oauth-scope', 'useraccount', '--user', 'u'], { env: { SERVICENOW_PASSWORD: 'pw' } });
     expect(alone.code).toBe(2);
     expect(alone.stderr).toMatch(/--oauth-token-url and --oauth-scope are for OAuth: give --client-id too/);

@@ -167,7 +167,7 @@ describe('OAuth (built CLI against the simulator)', () => {
   });
 
   it('renews the token before it expires: a run outliving several 2 s tokens gets no 401', async () => {
-    const { sim, proxy } = await instance({ rows: 2000, seed: 32, latencyMs: 150, oauth: { clients: [CLIENT], tokenLifetimeSec: 2 } });
+    const { sim, proxy } = await instance({ rows: 4000, seed: 32, latencyMs: 250, oauth: { clients: [CLIENT], tokenLifetimeSec: 2 } });
     const dir = await tempDir();
     const started = Date.now();
     const res = await runCli(['--url', proxy.url, '--table', 'incident', '--checkpoint', join(dir, 'cp.json'), '--batch-size', '100', '--concurrency', '2', '--client-id', CLIENT.id, '--client-secret', CLIENT.secret, '--user', USER.user, '--password', USER.password]);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { connectionOptions, exportOptions } from '../../src/cli/options.js';
+import { connectionOptions, exportOptions, otherOptions, runOptions } from '../../src/cli/options.js';
 import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import { RC_ONLY_NAMES } from '../../src/config/names.js';
 import { configFields } from '../../src/config/schema.js';
@@ -58,7 +58,7 @@ describe('config messages name the flag and where the value came from', () => {
   });
 
   it('every key of the schema has a flag of that name, or is one of the rc-only keys', () => {
-    const cmd = exportOptions(connectionOptions(new Command()));
+    const cmd = otherOptions(runOptions(exportOptions(connectionOptions(new Command()))));
     const flags = new Set(cmd.options.map((o) => o.attributeName()));
     const missing = Object.keys(configFields).filter((k) => !flags.has(k) && !(k in RC_ONLY_NAMES));
     expect(missing).toEqual([]);

@@ -94,10 +94,10 @@ describe('--cursor-field', () => {
     expect(problems(() => resolveConfig({ flags: { ...flags, cursorField: '' } }))[0]).toMatch(/^--cursor-field: "" is not a field name/);
   });
 
-  it('another field than sys_updated_on is announced as not used yet (never ignored silently)', () => {
+  it('another field than sys_updated_on is taken as it is, per table too', () => {
     expect(resolveConfig({ flags }).warnings).toEqual([]);
-    expect(resolveConfig({ flags: { ...flags, cursorField: 'sys_created_on' } }).warnings).toEqual([
-      '--cursor-field sys_created_on: this version still pages by sys_updated_on; the setting is checked but not used yet',
-    ]);
+    const { config, warnings } = resolveConfig({ flags: { ...flags, cursorField: 'sys_created_on' } });
+    expect(warnings).toEqual([]);
+    expect(config.cursorField).toBe('sys_created_on');
   });
 });

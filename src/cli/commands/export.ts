@@ -1,7 +1,7 @@
 import { FileCheckpointStore } from '../../checkpoint/store.js';
 import { loadConfig } from '../../config/load.js';
 import { configForTable, type Config } from '../../config/schema.js';
-import { ConfigError } from '../../errors/index.js';
+import { ConfigError, OutputClosedError } from '../../errors/index.js';
 import { instanceTime, systemClock } from '../../pipeline/clock.js';
 import { newStats, RunEvents } from '../../pipeline/events.js';
 import { runTables } from '../../pipeline/run.js';
@@ -43,22 +43,25 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
     const jobs = config.tableNames.map((table) => tableJob(configForTable(config, table), client, events));
     reporter.startProgress();
     const result = await runTables(jobs, { sink, store, events, stats, clock: systemClock, instance: instanceTime(client.clock), signal }, { continueOnError: config.continueOnError });
+    // The reader of stdout went away (`| head`): a quiet stop, not a failure.
+    const failures = result.failures.filter((f) => !(f.error instanceof OutputClosedError));
+    const closed = failures.length < result.failures.length;
     const wrote = stats.rows + stats.deletes > 0;
-    if (result.failures.length === 0 || wrote) {
+    if (failures.length === 0 || wrote) {
       reporter.summary(
-        summaryLine(result, stats, {
+        summaryLine({ ...result, failures }, stats, {
           tableNames: config.tableNames,
           deletes: config.deletes,
-          stopped: signal.aborted,
+          stopped: signal.aborted || closed,
           seconds: reporter.elapsedSeconds(),
           checkpoint: options.nameCheckpoint === false ? undefined : config.checkpoint,
           destination: sink.describe?.(),
         }),
       );
     }
-    if (result.failures.length === 0) return 0;
+    if (failures.length === 0) return 0;
     let code = 1;
-    for (const [i, { table, error }] of result.failures.entries()) {
+    for (const [i, { table, error }] of failures.entries()) {
       if (config.tableNames.length > 1 && error instanceof Error) error.message = `${table}: ${error.message}`;
       const c = reportError(error, reporter);
       if (i === 0) code = c;

@@ -1,9 +1,25 @@
+import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { OutputClosedError, SinkError } from '../../errors/index.js';
 import { formatJson, type Format } from '../format.js';
-import type { ChangeRecord, Sink } from '../types.js';
+import type { ChangeRecord, OutputPipe, Sink } from '../types.js';
 
 const BUFFER_BYTES = 1 << 20;
+
+/**
+ * How much a pipe can hold that its reader never read: its capacity. Linux starts a pipe at 64
+ * KiB, and its reader may grow it up to /proc/sys/fs/pipe-max-size (1 MiB by default); Node
+ * cannot ask which, so the largest is assumed.
+ */
+function pipeCapacity(): number {
+  try {
+    const max = Number(readFileSync('/proc/sys/fs/pipe-max-size', 'utf8').trim());
+    if (Number.isInteger(max) && max > 0) return Math.max(max, 65_536);
+  } catch {
+    // Not Linux: macOS pipes hold at most 64 KiB; 1 MiB covers both.
+  }
+  return 1 << 20;
+}
 
 /**
  * NDJSON on stdout. A write resolves once the stream has handed the bytes on (its callback
@@ -13,8 +29,16 @@ export class StdoutSink implements Sink {
   readonly name = 'stdout';
   private closed?: Error;
   private readonly buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  private handedOn = 0;
   private readonly onError = (err: NodeJS.ErrnoException) => {
     this.closed = err;
+  };
+
+  /** When the reader goes away (`| head`), the pipeline moves the checkpoint back by what the pipe could hold. */
+  readonly pipe: OutputPipe = {
+    handedOn: () => this.handedOn,
+    unreadAtMost: pipeCapacity(),
+    closed: () => this.closed !== undefined && isClosedPipe(this.closed),
   };
 
   constructor(
@@ -53,18 +77,18 @@ export class StdoutSink implements Sink {
   /** Resolves once the stream has handed the bytes on (the buffer may be reused) and, if it was full, drained. */
   private put(chunk: string | Buffer): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const fail = (err: NodeJS.ErrnoException) =>
-        reject(
-          err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED'
-            ? new OutputClosedError('the output was closed by its reader')
-            : new SinkError(`cannot write to stdout: ${err.message}`, { cause: err }),
-        );
+      const fail = (err: NodeJS.ErrnoException) => {
+        this.closed ??= err;
+        reject(isClosedPipe(err) ? new OutputClosedError('the output was closed by its reader') : new SinkError(`cannot write to stdout: ${err.message}`, { cause: err }));
+      };
       if (this.closed) return fail(this.closed);
       let flushed = false;
       let drained = true;
       const done = () => flushed && drained && resolve();
+      const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
       const ok = this.stream.write(chunk, (err) => {
         if (err) return fail(err);
+        this.handedOn += bytes;
         flushed = true;
         done();
       });
@@ -83,3 +107,5 @@ export class StdoutSink implements Sink {
     this.stream.on('error', () => undefined);
   }
 }
+
+const isClosedPipe = (err: NodeJS.ErrnoException) => err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED';

@@ -9,3 +9,4 @@ export { SinkError } from './sink-error.js';
 export { CheckpointError } from './checkpoint-error.js';
 export { OutputClosedError } from './output-closed-error.js';
 export { LockError } from './lock-error.js';
+export { FolderError } from './folder-error.js';

@@ -1,5 +1,6 @@
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureDir } from '../../fsutil/ensure-dir.js';
 import type { Cursor } from '../../servicenow/query.js';
 import { formatLine, type Format } from '../format.js';
 import type { ChangeRecord } from '../types.js';
@@ -45,12 +46,9 @@ export class TableFiles {
   /** Creates the folder, proves it writable, and completes what a previous run left behind. */
   async open(): Promise<RecoveryReport> {
     try {
-      await mkdir(this.folder, { recursive: true });
+      await ensureDir(this.folder);
     } catch (err) {
-      // A recursive mkdir says ENOENT for some failures (a read-only file system among them);
-      // a plain one names the real cause.
-      const real = (err as NodeJS.ErrnoException).code === 'ENOENT' ? await mkdir(this.folder).then(() => err, (e: unknown) => e) : err;
-      throw diskError(real, 'create the output folder', this.folder);
+      throw diskError(err, 'create the output folder', this.folder);
     }
     // A real create, not access(2): root passes access checks on a read-only mount.
     const probe = join(this.folder, `.nowpipe-probe-${process.pid}`);

@@ -108,6 +108,8 @@ export const configSchema = z
     format: z.enum(FORMATS).default('raw'),
     checkpoint: z.string().min(1).default('./.nowpipe/checkpoint.json'),
     reset: bool.default(false),
+    /** A lock (checkpoint, output folder) not refreshed for this long is taken over, whatever its host. */
+    lockStaleAfter: seconds(2, 86_400).default(30),
     quiet: bool.default(false),
     verbose: bool.default(false),
 

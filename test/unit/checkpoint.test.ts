@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
 import { readFile, utimes, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/checkpoint/store.js';
 import { CheckpointError } from '../../src/errors/index.js';
+import { tempDir } from '../helpers/cli.js';
 
 const scope = { instance: 'https://acme.service-now.com', table: 'incident', query: 'active=true', fields: ['number'] };
-const dir = () => mkdtemp(join(tmpdir(), 'nowpipe-cp-'));
+const dir = () => tempDir('nowpipe-cp-');
 
 describe('CheckpointStore', () => {
   it('round-trips a cursor as versioned JSON with no secrets', async () => {

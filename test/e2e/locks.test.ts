@@ -18,6 +18,8 @@ const base = (checkpoint: string, ...extra: string[]) => ['--url', sim.url, '--t
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+// Ages in messages are whole seconds, measured when the CLI has started (slower on a busy machine).
+
 /** The lock a run killed with -9 in container pod-a left behind, last refreshed `agoMs` ago. */
 async function podALock(path: string, agoMs: number): Promise<void> {
   await writeFile(path, JSON.stringify({ pid: 28108, host: 'pod-a', startedAt: '2024-05-01T08:00:00.000Z' }));
@@ -33,7 +35,7 @@ describe('a lock left on another host', () => {
     const requests = tableRequests(sim).length;
     const blocked = await runCli(base(cp), { env });
     expect(blocked.code).toBe(1);
-    expect(blocked.stderr).toMatch(/^error: another nowpipe \(pid 28108 on host pod-a, started 2024-05-01T08:00:00.000Z, lock refreshed [12] s ago\) is using the checkpoint \S+cp\.json\n/);
+    expect(blocked.stderr).toMatch(/^error: another nowpipe \(pid 28108 on host pod-a, started 2024-05-01T08:00:00.000Z, lock refreshed \d s ago\) is using the checkpoint \S+cp\.json\n/);
     expect(blocked.stderr).toMatch(/hint: .*taken over 30 s after its last refresh \(--lock-stale-after\)/);
     expect(tableRequests(sim).length).toBe(requests);
 
@@ -52,13 +54,13 @@ describe('a lock left on another host', () => {
     await podALock(join(folder, '.nowpipe.lock'), 40_000);
     const taken = await runCli(base(join(dir, 'a.json'), '--sink', 'file', '--output', out), { env });
     expect(taken.code, taken.stderr).toBe(0);
-    expect(taken.stderr).toMatch(new RegExp(`warning: file sink: took over the lock on the output folder ${esc(folder)} from nowpipe pid 28108 on host pod-a: not refreshed for 4[012] s \\(more than 30 s, --lock-stale-after\\)`));
+    expect(taken.stderr).toMatch(new RegExp(`warning: file sink: took over the lock on the output folder ${esc(folder)} from nowpipe pid 28108 on host pod-a: not refreshed for 4\\d s \\(more than 30 s, --lock-stale-after\\)`));
     expect(existsSync(join(folder, '.nowpipe.lock'))).toBe(false);
 
     await podALock(join(folder, '.nowpipe.lock'), 1_000);
     const blocked = await runCli(base(join(dir, 'b.json'), '--sink', 'file', '--output', out), { env });
     expect(blocked.code).toBe(1);
-    expect(blocked.stderr).toMatch(new RegExp(`error: another nowpipe \\(pid 28108 on host pod-a, started 2024-05-01T08:00:00.000Z, lock refreshed [12] s ago\\) is using the output folder ${esc(folder)}\n`));
+    expect(blocked.stderr).toMatch(new RegExp(`error: another nowpipe \\(pid 28108 on host pod-a, started 2024-05-01T08:00:00.000Z, lock refreshed \\d s ago\\) is using the output folder ${esc(folder)}\n`));
     expect(blocked.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -70,13 +72,13 @@ describe('a lock left on another host', () => {
     await podALock(join(folder, '.nowpipe.lock'), 40_000);
     const patient = await runCli(base(join(dir, 'a.json'), '--sink', 'file', '--output', out, '--lock-stale-after', '60'), { env });
     expect(patient.code).toBe(1);
-    expect(patient.stderr).toMatch(/lock refreshed 4[012] s ago\) is using the output folder/);
+    expect(patient.stderr).toMatch(/lock refreshed 4\d s ago\) is using the output folder/);
     expect(patient.stderr).toMatch(/taken over 60 s after its last refresh/);
     const rc = join(dir, 'rc.json');
     await writeFile(rc, JSON.stringify({ lockStaleAfter: 20 }));
     const eager = await runCli(base(join(dir, 'a.json'), '--sink', 'file', '--output', out, '--config', rc), { env });
     expect(eager.code, eager.stderr).toBe(0);
-    expect(eager.stderr).toMatch(/not refreshed for 4[012] s \(more than 20 s, --lock-stale-after\)/);
+    expect(eager.stderr).toMatch(/not refreshed for 4\d s \(more than 20 s, --lock-stale-after\)/);
     const bad = await runCli(base(join(dir, 'c.json'), '--lock-stale-after', 'soon'), { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/lockStaleAfter: must be a number of seconds/);

@@ -4,7 +4,7 @@ import tls from 'node:tls';
 /**
  * Whether an address speaks Kafka, asked before kafkajs connects to it: kafkajs trusts the bytes
  * it reads, so an address that answers something else (a web server, another protocol, a TLS
- * listener spoken to in plain text) ends in a RangeError from its decoder, or in an exception
+ * listener spoken to in plain text) ends in a RangeError from its decoder, in an exception
  * thrown from its socket handler that no caller can catch, or in a 30 s timeout.
  *
  * The question is ApiVersions v0 (the first request of every Kafka client, answered before any
@@ -32,7 +32,6 @@ export function apiVersionsRequest(correlationId: number, clientId: string): Buf
 
 /** The first bytes of an answer, for a message: its first line if it is text, else hex. */
 function describe(bytes: Buffer): string {
-  if (bytes.length === 0) return 'it closed the connection without answering';
   const head = bytes.subarray(0, 64);
   const text = head.toString('latin1');
   if (/^[\x20-\x7e\t\r\n]+$/.test(text)) return `it answered "${text.split(/\r?\n/)[0]!.slice(0, 60)}"`;
@@ -68,7 +67,7 @@ export interface ProbeOptions {
 
 /**
  * Asks `address` (host:port) for its API versions. `unknown` when it cannot be asked (refused,
- * unreachable, TLS failing): kafkajs then reports that as it always has.
+ * unreachable, TLS failing) or gives no answer: kafkajs then reports that as it always has.
  */
 export function probeKafka(address: string, options: ProbeOptions): Promise<ProbeVerdict> {
   const i = address.lastIndexOf(':');
@@ -77,7 +76,6 @@ export function probeKafka(address: string, options: ProbeOptions): Promise<Prob
   const correlationId = 0x6e6f7770; // "nowp"
   return new Promise((resolve) => {
     let answer = Buffer.alloc(0);
-    let asked = false;
     const socket = options.tls
       ? tls.connect({ ...options.tls, host, port, servername: net.isIP(host) ? undefined : host })
       : net.connect({ host, port });
@@ -86,12 +84,11 @@ export function probeKafka(address: string, options: ProbeOptions): Promise<Prob
       socket.destroy();
       resolve(verdict);
     };
-    const timer = setTimeout(
-      () => done(asked ? { kind: 'not-kafka', answer: `${answer.length > 0 ? describe(answer) : 'it did not answer'} within ${options.timeoutMs / 1000} s` } : { kind: 'unknown' }),
-      options.timeoutMs,
-    );
+    // Only bytes that are not Kafka's are a verdict. Silence or a hang-up is also what a broker
+    // that is starting, stopping or out of connections gives: kafkajs retries those.
+    const noAnswer = (): ProbeVerdict => (answer.length > 0 ? { kind: 'not-kafka', answer: describe(answer) } : { kind: 'unknown' });
+    const timer = setTimeout(() => done(noAnswer()), options.timeoutMs);
     socket.once(options.tls ? 'secureConnect' : 'connect', () => {
-      asked = true;
       socket.write(apiVersionsRequest(correlationId, options.clientId));
     });
     socket.on('data', (chunk: Buffer) => {
@@ -100,7 +97,7 @@ export function probeKafka(address: string, options: ProbeOptions): Promise<Prob
       if (verdict === 'kafka') done({ kind: 'kafka' });
       else if (verdict !== 'more') done({ kind: 'not-kafka', answer: verdict });
     });
-    socket.once('error', () => done(asked && answer.length > 0 ? { kind: 'not-kafka', answer: describe(answer) } : { kind: 'unknown' }));
-    socket.once('close', () => done(asked ? { kind: 'not-kafka', answer: describe(answer) } : { kind: 'unknown' }));
+    socket.once('error', () => done(noAnswer()));
+    socket.once('close', () => done(noAnswer()));
   });
 }

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { unlinkSync } from 'node:fs';
-import { CheckpointError } from '../errors/index.js';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { CheckpointError, FolderError } from '../errors/index.js';
+import { ensureDir } from '../fsutil/ensure-dir.js';
 import { replaceFile } from './atomic-file.js';
-import { FileLock } from './lock.js';
+import { FileLock, type LeaseOptions } from './lock.js';
 import { CHECKPOINT_VERSION, checkCheckpoint, describeScope, fingerprint, type CheckpointFile, type Scope, type TableProgress } from './progress.js';
 
 /**
@@ -74,13 +74,25 @@ export class FileCheckpointStore implements CheckpointStore {
   private writing: Promise<void> = Promise.resolve();
   private readonly savedTables = new Set<string>();
 
-  constructor(readonly where: string) {
-    this.lock = new FileLock(`${where}.lock`);
+  constructor(
+    readonly where: string,
+    lease: LeaseOptions = {},
+  ) {
+    this.lock = new FileLock(`${where}.lock`, { subject: `the checkpoint ${where}`, ...lease });
+  }
+
+  /** Aborted when another run took the checkpoint over (this one was stalled past the lease). */
+  get lost(): AbortSignal {
+    return this.lock.lost;
   }
 
   async open(options: { reset: boolean }): Promise<void> {
-    await mkdir(dirname(this.where), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-      throw new CheckpointError(`cannot create the checkpoint folder ${dirname(this.where)}: ${err.code ?? err.message}`, { exitCode: 1, cause: err });
+    await ensureDir(dirname(this.where)).catch((err: unknown) => {
+      throw new CheckpointError(`cannot create the checkpoint folder ${dirname(this.where)}: ${err instanceof FolderError ? err.reason : (err as Error).message}`, {
+        exitCode: 1,
+        cause: err,
+        hint: err instanceof FolderError ? err.hint : undefined,
+      });
     });
     await this.lock.acquire();
     if (options.reset) return;
@@ -114,8 +126,10 @@ export class FileCheckpointStore implements CheckpointStore {
     this.data = { version: CHECKPOINT_VERSION, updatedAt: new Date().toISOString(), tables: { ...this.data.tables, [progress.scope.table]: progress } };
     const text = `${JSON.stringify(this.data, null, 2)}\n`;
     const table = progress.scope.table;
-    const next = this.writing.then(() =>
-      replaceFile(this.where, text).then(
+    const next = this.writing.then(async () => {
+      // A run that lost its lease never overwrites the checkpoint of the run that took it over.
+      await this.lock.assertHeld();
+      return replaceFile(this.where, text).then(
         () => void this.savedTables.add(table),
         (err: NodeJS.ErrnoException) => {
           throw new CheckpointError(`cannot write the checkpoint ${this.where}: ${err.code ?? err.message}`, {
@@ -124,8 +138,8 @@ export class FileCheckpointStore implements CheckpointStore {
             hint: 'the data written so far is safe; the next run resumes from the last saved position',
           });
         },
-      ),
-    );
+      );
+    });
     this.writing = next.catch(() => undefined);
     return next;
   }

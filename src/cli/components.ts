@@ -163,6 +163,8 @@ export async function buildSink(config: Config, reporter: Reporter): Promise<Sin
         maxBytes: config.fileMaxBytes,
         maxAgeSeconds: config.fileMaxAge,
         notice: (message) => reporter.info(`file sink: ${message}`),
+        warn: (message) => reporter.warn(message),
+        lockStaleAfterSeconds: config.lockStaleAfter,
       });
     }
     case 'kafka': {

@@ -59,6 +59,7 @@ export function exportOptions(cmd: Command): Command {
     .addOption(new Option('--format <name>', 'raw rows (default) or change envelopes').choices(['raw', 'envelope']))
     .option('--checkpoint <file>', 'checkpoint file (default ./.nowpipe/checkpoint.json)')
     .option('--reset', 'ignore and replace the checkpoint: start from --since')
+    .option('--lock-stale-after <seconds>', 'take over a lock (checkpoint, output folder) its run has not refreshed for this long, whatever its host (default 30)')
     .optionsGroup(GROUP.run)
     .option('--follow', 'after the backfill, keep polling for changes until stopped')
     .option('--once', 'one catch-up and exit (the default without --follow)')

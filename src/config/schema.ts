@@ -141,6 +141,8 @@ export const configFields = {
 
   sink: z.preprocess(lower, z.enum(SINKS, { error: 'must be stdout, file or kafka' })).default('stdout'),
   format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw or envelope' })).default('raw'),
+  /** A lock (checkpoint, output folder) not refreshed for this long is taken over, whatever its host. */
+  lockStaleAfter: seconds(2, 86_400).default(30),
   checkpoint: z.string().min(1, 'must not be empty').default('./.nowpipe/checkpoint.json'),
   reset: bool.default(false),
   quiet: bool.default(false),

@@ -8,3 +8,5 @@ export { RetriesExhaustedError } from './retries-exhausted-error.js';
 export { SinkError } from './sink-error.js';
 export { CheckpointError } from './checkpoint-error.js';
 export { OutputClosedError } from './output-closed-error.js';
+export { LockError } from './lock-error.js';
+export { FolderError } from './folder-error.js';

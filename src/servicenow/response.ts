@@ -8,17 +8,21 @@ const ROW_JSON = Symbol('nowpipe.rowJson');
 
 /**
  * Parses one row's text and remembers the text, so sinks can write it as it came instead of
- * serialising the object again. Text with a line break (a pretty-printing proxy) is not kept:
- * it would break NDJSON.
+ * serialising the object again. Every row keeps its text: serialising a deeply nested row again
+ * (JSON.stringify recurses) can overflow the stack, so a row the instance sent must never need it.
  *
- * With `keep`, a row whose text is kept holds only those fields: the text is the row, the
+ * Line breaks (a pretty-printing proxy) would break NDJSON, so they become spaces. That changes
+ * nothing: valid JSON cannot hold a raw line break inside a string (control characters must be
+ * escaped there, as `\n`), so every CR or LF in the text is whitespace between tokens.
+ *
+ * With `keep`, the row holds only those fields: the text is the row, the
  * fields are what nowpipe reads (cursor, op). A page then costs its text, not its text plus an
  * object graph of the same size. `fullRow` gives the whole row back.
  */
 export function parseRow(text: string, keep?: ReadonlySet<string>): Row {
   const parsed = JSON.parse(text) as Row;
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('a result element is not an object');
-  if (text.indexOf('\n') !== -1 || text.indexOf('\r') !== -1) return parsed;
+  if (text.indexOf('\n') !== -1 || text.indexOf('\r') !== -1) text = text.replace(/[\r\n]/g, ' ');
   let row = parsed;
   if (keep) {
     row = {};

@@ -15,8 +15,9 @@ export function recordValue(r: ChangeRecord, format: Format): unknown {
 
 /**
  * The record as JSON text in the chosen format (no newline): a Kafka value, an NDJSON line's
- * body. A row is written as the exact text the instance sent when that is known (cheaper than
- * serialising it again, and faithful to the byte); the result is the same JSON either way.
+ * body. A row is written as the exact text the instance sent (cheaper than serialising it again,
+ * faithful to the byte, and safe for rows nested deeper than JSON.stringify can recurse): every
+ * row read from the instance has it (parseRow). Only rows built in code are serialised.
  */
 export function formatJson(r: ChangeRecord, format: Format): string {
   const text = r.row ? rowJson(r.row) : undefined;

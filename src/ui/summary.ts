@@ -6,6 +6,8 @@ import { count, formatCount } from './reporter.js';
 export interface SummaryContext {
   tableNames: readonly string[];
   deletes: boolean;
+  /** The run failed (a table, the lease): said first, whatever else. */
+  failed: boolean;
   stopped: boolean;
   seconds: number;
   /** Where the position is saved (a path); undefined to leave it unnamed (demo's temporary one). */
@@ -19,7 +21,7 @@ export interface SummaryContext {
  * position is saved — named only when it really was saved.
  */
 export function summaryLine(result: RunResult, stats: RunStats, c: SummaryContext): string {
-  const status = result.failures.length > 0 ? 'failed' : c.stopped ? 'stopped' : 'done';
+  const status = c.failed ? 'failed' : c.stopped ? 'stopped' : 'done';
   const rate = c.seconds > 0 ? Math.round(stats.rows / c.seconds) : stats.rows;
   const extra = [c.deletes ? count(stats.deletes, 'delete') : '', stats.duplicatesDropped > 0 ? `${formatCount(stats.duplicatesDropped)} re-read duplicates dropped` : ''].filter(Boolean);
   const head = `${status}: ${count(stats.rows, 'row')} of ${c.tableNames.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''} in ${c.seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${count(stats.pages, 'page')}, ${count(stats.retries, 'retry', 'retries')}`;

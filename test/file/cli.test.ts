@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
-import { BIN, checkpointCursor, cliEnv, parseNdjson, runCli, spawnCli, tempDir, waitFor, type CliResult } from '../helpers/cli.js';
+import { checkpointCursor, cliEnv, cliForAnyUser, parseNdjson, runCli, spawnCli, tempDir, waitFor, type CliResult } from '../helpers/cli.js';
 import { dataFiles, readManifest, verifyFolder } from './helpers.js';
 
 type Row = Record<string, unknown>;
@@ -201,9 +201,11 @@ describe('nowpipe --sink file (built CLI against the simulator)', () => {
     mkdirSync(join(out, 'incident'), { recursive: true });
     chmodSync(out, 0o555);
     chmodSync(join(out, 'incident'), 0o555);
+    // Nobody may not be able to reach the checkout (a clone under a 0700 folder): run a copy.
+    const cli = await cliForAnyUser();
     const requests = sim.requests.length;
     const r = await new Promise<CliResult>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args(join(dir, 'cp.json'), '--sink', 'file', '--output', out)], {
+      const child = spawn(cli.node, [cli.bin, ...args(join(dir, 'cp.json'), '--sink', 'file', '--output', out)], {
         env: cliEnv(env),
         cwd: dir,
         uid: 65534,

@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ChangeRecord } from '../../src/sinks/types.js';
@@ -78,4 +80,13 @@ export function verifyFolder(
     rows.push(...lines);
   }
   return { rows, entries, files };
+}
+
+/**
+ * What kill -9 leaves of a run's lease on a table folder: its lock, naming a process that is
+ * gone. For tests that "crash" a sink in this process (a live sink's lock refuses a second one).
+ */
+export function leaveLockOfKilledRun(folder: string): void {
+  const { pid } = spawnSync(process.execPath, ['-e', '0']);
+  writeFileSync(join(folder, '.nowpipe.lock'), JSON.stringify({ pid, host: hostname(), startedAt: new Date().toISOString() }));
 }

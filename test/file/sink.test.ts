@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { SinkError } from '../../src/errors/index.js';
 import { FileSink, type FileSinkOptions } from '../../src/sinks/file/index.js';
 import { tempDir } from '../helpers/cli.js';
-import { dataFiles, linesOf, readManifest, record, records, verifyFolder } from './helpers.js';
+import { dataFiles, leaveLockOfKilledRun, linesOf, readManifest, record, records, verifyFolder } from './helpers.js';
 
 async function sinkIn(dir: string, options: Partial<FileSinkOptions> = {}): Promise<FileSink> {
   const sink = new FileSink({ dir, tables: ['incident'], format: 'raw', compress: 'none', maxRows: 1_000_000, maxBytes: 1 << 30, maxAgeSeconds: 3600, ...options });
@@ -189,6 +189,7 @@ describe('file sink: recovery of what a crash left', () => {
     const [part] = dataFiles(folder);
     appendFileSync(join(folder, part!), '{"sys_id":"torn","sys_upd'); // kill -9 in the middle of a write
     // No close: the process "died". A new run opens the folder.
+    leaveLockOfKilledRun(folder);
     const sink = await sinkIn(dir);
     expect(sink.recovery.get('incident')?.completed).toEqual([{ file: 'incident-20240101T000000Z-000001.ndjson', rows: 15 }]);
     await sink.write(records(15, 5));
@@ -210,6 +211,7 @@ describe('file sink: recovery of what a crash left', () => {
     // The second page reached the disk only halfway before the crash.
     const full = statSync(join(folder, part!)).size;
     truncateSync(join(folder, part!), durable + Math.floor((full - durable) / 2));
+    leaveLockOfKilledRun(folder);
     const sink = await sinkIn(dir, { compress: 'gzip' });
     await sink.close();
     const { rows, files } = verifyFolder(folder);

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import type { Simulator } from '../../src/sim/index.js';
 
 /** The built CLI, exactly as a user runs it. Tests run after `npm run build` (done by `pretest`). */
@@ -90,9 +91,27 @@ export function checkpointCursor(path: string): { updatedOn: string; sysId: stri
   return Object.values(cp.tables)[0]?.cursor;
 }
 
+const made: string[] = [];
+
+/** A fresh folder under the system's temp folder, removed after the test file's last test. */
 export async function tempDir(prefix = 'nowpipe-test-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
+
+/**
+ * Removes every folder `tempDir` made. Each test file loads this module afresh (vitest isolates
+ * files), so each has its own list, removed after its own afterAll hooks (hooks run as a stack:
+ * this one, registered first, runs last, after a test's own cleanup such as unmounting).
+ */
+export async function removeTempDirs(): Promise<void> {
+  const failed: string[] = [];
+  await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true, maxRetries: 3 }).catch((err: Error) => failed.push(`${d}: ${err.message}`))));
+  if (failed.length > 0) process.stderr.write(`could not remove temporary folders:\n  ${failed.join('\n  ')}\n`);
+}
+
+afterAll(removeTempDirs);
 
 /** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */
 export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
@@ -101,4 +120,52 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Whether a user other than the owner may reach and run/read `path` (every folder on the way searchable by others). */
+function openToOthers(path: string, bits: number): boolean {
+  if ((statSync(path).mode & bits) !== bits) return false;
+  for (let d = dirname(path); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (dirname(d) === d) return true;
+  }
+}
+
+/** Hard links where the file is readable by others (instant); otherwise a readable copy. */
+function linkTree(src: string, dst: string): void {
+  const st = lstatSync(src);
+  if (st.isSymbolicLink()) return symlinkSync(readlinkSync(src), dst);
+  if (st.isDirectory()) {
+    mkdirSync(dst);
+    chmodSync(dst, 0o755);
+    for (const name of readdirSync(src)) linkTree(join(src, name), join(dst, name));
+    return;
+  }
+  if (st.mode & 0o004) {
+    try {
+      return linkSync(src, dst);
+    } catch {
+      // another file system: copy
+    }
+  }
+  copyFileSync(src, dst);
+  chmodSync(dst, st.mode & 0o111 ? 0o755 : 0o644);
+}
+
+/**
+ * The built CLI (bin, dist, node_modules, and node itself if need be) in a fresh temporary
+ * folder that any user can read, for running it as an unprivileged user: the checkout may lie
+ * under a folder only its owner can enter (a clone in /root, or under a 0700 home).
+ */
+export async function cliForAnyUser(): Promise<{ node: string; bin: string }> {
+  const root = await tempDir('nowpipe-cli-any-user-');
+  chmodSync(root, 0o755);
+  const repo = resolve(import.meta.dirname, '../..');
+  for (const part of ['package.json', 'bin', 'dist', 'node_modules']) linkTree(join(repo, part), join(root, part));
+  let node = process.execPath;
+  if (!openToOthers(node, 0o005)) {
+    node = join(root, 'node');
+    linkTree(process.execPath, node);
+  }
+  return { node, bin: join(root, 'bin', 'nowpipe.js') };
 }

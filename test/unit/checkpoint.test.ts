@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
 import { lstat, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileCheckpointStore as CheckpointStore } from '../../src/checkpoint/store.js';
 import { freshProgress, type Scope } from '../../src/checkpoint/progress.js';
 import { CheckpointError } from '../../src/errors/index.js';
+import { tempDir } from '../helpers/cli.js';
 
 const scope: Scope = { instance: 'https://acme.service-now.com', table: 'incident', query: 'active=true', fields: ['number'] };
 const at = (s: Scope, updatedOn: string, sysId: string, rows = 0) => ({ ...freshProgress(s, '2024-01-01 00:00:00'), cursor: { updatedOn, sysId }, rows });
-const dir = () => mkdtemp(join(tmpdir(), 'nowpipe-cp-'));
+const dir = () => tempDir('nowpipe-cp-');
 
 describe('CheckpointStore', () => {
   it('round-trips a cursor as versioned JSON with no secrets', async () => {

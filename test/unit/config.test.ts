@@ -1,9 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, mapRcObject, resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/index.js';
+import { tempDir } from '../helpers/cli.js';
 
 const base = { url: 'https://acme.service-now.com', table: 'incident' };
 const problems = (fn: () => unknown): string[] => {
@@ -124,7 +124,7 @@ describe('rc files and the Confluent connector', () => {
   });
 
   it('loads .nowpiperc (JSON with comments) from the working folder and a connector file via --config', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'nowpipe-cfg-'));
+    const dir = await tempDir('nowpipe-cfg-');
     await writeFile(join(dir, 'package.json'), '{"name":"x"}');
     await writeFile(join(dir, '.nowpiperc'), '{\n // our instance\n "servicenow.url": "https://acme.service-now.com", "table": "problem"}');
     const a = await loadConfig({ flags: {}, cwd: dir, env: { SERVICENOW_USER: 'u', SERVICENOW_PASSWORD: 'p' } });
@@ -139,7 +139,7 @@ describe('rc files and the Confluent connector', () => {
   });
 
   it('reads --password-file and fails clearly when it is missing', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'nowpipe-pw-'));
+    const dir = await tempDir('nowpipe-pw-');
     await writeFile(join(dir, 'pw'), 'hunter2\n');
     const ok = await loadConfig({ flags: { ...base, user: 'u', passwordFile: join(dir, 'pw') }, cwd: dir, env: {} });
     expect(ok.config.password).toBe('hunter2');
@@ -147,7 +147,7 @@ describe('rc files and the Confluent connector', () => {
   });
 
   it('names the line of a broken rc file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'nowpipe-bad-'));
+    const dir = await tempDir('nowpipe-bad-');
     await writeFile(join(dir, 'bad.json'), '{\n"table": "incident",\n"url" "x"\n}');
     await expect(loadConfig({ flags: { config: join(dir, 'bad.json') }, cwd: dir, env: {} })).rejects.toThrow(/invalid JSON at line 3/);
   });

@@ -79,14 +79,25 @@ describe('parseRow', () => {
     expect(row).toEqual({ sys_id: 'x', sys_updated_on: '2024-01-01 00:00:00' });
     expect(rowJson(row)).toBe(text);
     expect(fullRow(row)).toEqual(JSON.parse(text));
-    // Without the text to fall back on, nothing may be dropped.
-    const spread = parseRow('{"sys_id":"x",\n"number":"INC1"}', new Set(['sys_id']));
-    expect(spread).toEqual({ sys_id: 'x', number: 'INC1' });
+    // Text that spans lines is kept too (line breaks as spaces), so keep applies to it as well.
+    const spread = parseRow('{"sys_id":"x",\r\n"number":"INC1"}', new Set(['sys_id']));
+    expect(spread).toEqual({ sys_id: 'x' });
+    expect(fullRow(spread)).toEqual({ sys_id: 'x', number: 'INC1' });
   });
 
-  it('does not keep text that spans lines (it would break NDJSON)', () => {
-    const row = parseRow('{\n  "sys_id": "x"\n}');
-    expect(row).toEqual({ sys_id: 'x' });
-    expect(rowJson(row)).toBeUndefined();
+  it('keeps text that spans lines with its line breaks made spaces: one NDJSON line, the same JSON', () => {
+    const text = '{\n  "sys_id": "x",\r\n  "note": "two\\nlines"\r}';
+    const row = parseRow(text);
+    expect(row).toEqual({ sys_id: 'x', note: 'two\nlines' });
+    expect(rowJson(row)).toBe('{   "sys_id": "x",    "note": "two\\nlines" }');
+    expect(JSON.parse(rowJson(row)!)).toEqual(JSON.parse(text));
+  });
+
+  it('keeps the text of a row nested too deep to serialise again (JSON.stringify would overflow the stack)', () => {
+    const depth = 5000;
+    const text = `{"sys_id":"x",\n"deep":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const row = parseRow(text);
+    expect(() => JSON.stringify(row)).toThrow(RangeError);
+    expect(rowJson(row)).toBe(text.replace('\n', ' '));
   });
 });

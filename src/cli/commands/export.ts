@@ -36,33 +36,35 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
   new RunView(reporter, stats, outage).attach(events);
   const client = buildClient(config, reporter, stats, outage);
   const sink = await buildSink(config, reporter);
-  const store = new FileCheckpointStore(config.checkpoint);
+  const store = new FileCheckpointStore(config.checkpoint, { staleAfterMs: config.lockStaleAfter * 1000, onTakeover: (m) => reporter.warn(m) });
   await store.open({ reset: config.reset });
-  const { signal, dispose } = installSignalHandlers(reporter, () => store.releaseLockSync());
+  const { signal: stopped, dispose } = installSignalHandlers(reporter, () => store.releaseLockSync());
+  // A run that lost its lease (stalled while another took the checkpoint over) stops writing at once.
+  const signal = AbortSignal.any([stopped, store.lost]);
   try {
     const jobs = config.tableNames.map((table) => tableJob(configForTable(config, table), client, events));
     reporter.startProgress();
     const result = await runTables(jobs, { sink, store, events, stats, clock: systemClock, instance: instanceTime(client.clock), signal }, { continueOnError: config.continueOnError });
     // The reader of stdout went away (`| head`): a quiet stop, not a failure.
-    const failures = result.failures.filter((f) => !(f.error instanceof OutputClosedError));
+    const failures: Array<{ table?: string; error: unknown }> = result.failures.filter((f) => !(f.error instanceof OutputClosedError));
     const closed = failures.length < result.failures.length;
-    const wrote = stats.rows + stats.deletes > 0;
-    if (failures.length === 0 || wrote) {
+    if (store.lost.aborted) failures.unshift({ error: store.lost.reason });
+    if (failures.length === 0 || stats.rows + stats.deletes > 0) {
       reporter.summary(
-        summaryLine({ ...result, failures }, stats, {
+        summaryLine(result, stats, {
           tableNames: config.tableNames,
           deletes: config.deletes,
-          stopped: signal.aborted || closed,
+          failed: failures.length > 0,
+          stopped: stopped.aborted || closed,
           seconds: reporter.elapsedSeconds(),
           checkpoint: options.nameCheckpoint === false ? undefined : config.checkpoint,
           destination: sink.describe?.(),
         }),
       );
     }
-    if (failures.length === 0) return 0;
-    let code = 1;
+    let code = 0;
     for (const [i, { table, error }] of failures.entries()) {
-      if (config.tableNames.length > 1 && error instanceof Error) error.message = `${table}: ${error.message}`;
+      if (table && config.tableNames.length > 1 && error instanceof Error) error.message = `${table}: ${error.message}`;
       const c = reportError(error, reporter);
       if (i === 0) code = c;
     }

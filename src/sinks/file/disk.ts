@@ -1,16 +1,6 @@
 import { open } from 'node:fs/promises';
-import { SinkError } from '../../errors/index.js';
-
-const PLAIN: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  EIO: 'I/O error',
-  ENOTDIR: 'a part of the path is not a folder',
-  ENOENT: 'no such file or folder',
-};
+import { FolderError, SinkError } from '../../errors/index.js';
+import { errnoWords } from '../../fsutil/errno-words.js';
 
 /**
  * A disk failure as the user should read it: what we were doing, the path, and the cause in
@@ -19,14 +9,15 @@ const PLAIN: Record<string, string> = {
 export function diskError(err: unknown, action: string, path: string, note?: string): SinkError {
   if (err instanceof SinkError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
-  const why = (code && PLAIN[code]) ?? (err as Error)?.message ?? String(err);
+  const why = err instanceof FolderError ? err.reason : errnoWords(err);
   const hint =
-    code === 'ENOSPC' || code === 'EDQUOT'
+    (err instanceof FolderError ? err.hint : undefined) ??
+    (code === 'ENOSPC' || code === 'EDQUOT'
       ? 'free some space (or point --output elsewhere) and run again: it resumes from the checkpoint'
       : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
         ? 'make the --output folder writable for this user (and the file system writable) and run again'
-        : undefined;
-  return new SinkError(`file sink: cannot ${action} ${path}: ${why}${code && PLAIN[code] ? ` (${code})` : ''}${note ? `; ${note}` : ''}`, {
+        : undefined);
+  return new SinkError(`file sink: cannot ${action} ${path}: ${why}${note ? `; ${note}` : ''}`, {
     cause: err,
     hint,
   });

@@ -1,3 +1,4 @@
+import { DEFAULT_STALE_AFTER_MS } from '../../checkpoint/lock.js';
 import { SinkError } from '../../errors/index.js';
 import type { Format } from '../format.js';
 import type { ChangeRecord, Sink } from '../types.js';
@@ -21,6 +22,10 @@ export interface FileSinkOptions {
   maxAgeSeconds: number;
   /** Told what recovery did (people, not data: stderr). */
   notice?: (message: string) => void;
+  /** Told when a table folder's lock left by another run is taken over. */
+  warn?: (message: string) => void;
+  /** `--lock-stale-after`: a folder lock not refreshed for this long is taken over (default 30 s). */
+  lockStaleAfterSeconds?: number;
 }
 
 /**
@@ -29,6 +34,11 @@ export interface FileSinkOptions {
  * while the file is still open. Closing fsyncs, renames to the final name and appends a
  * manifest line. A `.part` left by kill -9 holds only rows the checkpoint covers (plus at most
  * the page that was being written), and the next run's `open` completes it before any new row.
+ *
+ * Each table folder is leased to one run at a time (TableFiles.lock): a second run on the same
+ * folder is refused at `open`, before it writes anything. Every disk operation first checks that
+ * the lease is still ours; once lost (this process was stopped long enough for another run to
+ * take the folder over) nothing more is written, not even the cleanup of our `.part`.
  */
 export class FileSink implements Sink {
   readonly name = 'file';
@@ -46,6 +56,7 @@ export class FileSink implements Sink {
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(async () => {
       if (this.broken) throw this.broken;
+      await this.checkLeases();
       try {
         return await fn();
       } catch (err) {
@@ -66,6 +77,17 @@ export class FileSink implements Sink {
     return this.broken;
   }
 
+  /** Before any disk operation: every folder's lease is still ours. If not, touch nothing more. */
+  private async checkLeases(): Promise<void> {
+    try {
+      for (const t of this.tables.values()) await t.lock.assertHeld();
+    } catch (err) {
+      this.broken = err as Error;
+      for (const t of this.tables.values()) await t.forget();
+      throw err;
+    }
+  }
+
   private readonly onAged = (files: TableFiles, part: PartFile) => {
     this.serial(async () => {
       if (files.part === part) await files.rotate();
@@ -75,21 +97,34 @@ export class FileSink implements Sink {
   private async table(name: string): Promise<TableFiles> {
     let t = this.tables.get(name);
     if (t) return t;
-    t = new TableFiles(this.options.dir, name, this.options, this.onAged);
+    const say = this.options.notice;
+    const warn = this.options.warn;
+    t = new TableFiles(this.options.dir, name, this.options, this.onAged, {
+      staleAfterMs: (this.options.lockStaleAfterSeconds ?? DEFAULT_STALE_AFTER_MS / 1000) * 1000,
+      onTakeover: (message) => warn?.(`file sink: ${message}`),
+    });
     const report = await t.open();
     this.tables.set(name, t);
     this.recovery.set(name, report);
-    const say = this.options.notice;
     for (const c of report.completed) say?.(`completed ${c.file} (${c.rows} rows) left open by an earlier run`);
     if (report.removed.length > 0) say?.(`removed ${report.removed.length} .part file(s) without a complete row left by an earlier run`);
     if (report.relisted.length > 0) say?.(`listed ${report.relisted.join(', ')} in the manifest (an earlier run stopped before it could)`);
     return t;
   }
 
-  /** Creates each table's folder, proves it writable, and completes what a previous run left there. */
+  /** Creates each table's folder, takes its lock, and completes what a previous run left there. */
   async open(): Promise<void> {
-    for (const name of this.options.tables) await this.table(name);
+    try {
+      for (const name of this.options.tables) await this.table(name);
+    } catch (err) {
+      await this.releaseLocks();
+      throw err;
+    }
     this.opened = true;
+  }
+
+  private async releaseLocks(): Promise<void> {
+    for (const t of this.tables.values()) await t.lock.release();
   }
 
   write(records: ChangeRecord[]): Promise<void> {
@@ -121,6 +156,7 @@ export class FileSink implements Sink {
     } finally {
       this.opened = false;
       for (const t of this.tables.values()) t.clearTimer();
+      await this.releaseLocks();
     }
   }
 }

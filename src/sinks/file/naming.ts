@@ -4,6 +4,8 @@ export type Compression = 'none' | 'gzip';
 
 export const PART_SUFFIX = '.part';
 export const MANIFEST_NAME = '_manifest.ndjson';
+/** The lease of the run writing a table's folder (see TableFiles.lock). */
+export const LOCK_NAME = '.nowpipe.lock';
 
 /** `2024-01-01 10:00:00` → `20240101T100000Z`: sortable and safe in every file system. */
 export function stamp(updatedOn: string): string {

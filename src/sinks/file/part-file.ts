@@ -113,6 +113,11 @@ export class PartFile {
   async abandon(): Promise<void> {
     await this.fh.truncate(this.durableBytes).catch(() => undefined);
     await this.fh.datasync().catch(() => undefined);
+    await this.closeHandle();
+  }
+
+  /** Lets go of the file without changing it. */
+  async closeHandle(): Promise<void> {
     await this.fh.close().catch(() => undefined);
   }
 }

@@ -1,11 +1,13 @@
-import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FileLock, type LeaseOptions } from '../../checkpoint/lock.js';
+import { LockError } from '../../errors/index.js';
+import { ensureDir } from '../../fsutil/ensure-dir.js';
 import type { Cursor } from '../../servicenow/query.js';
 import { formatLine, type Format } from '../format.js';
 import type { ChangeRecord } from '../types.js';
 import { diskError } from './disk.js';
 import { Manifest } from './manifest.js';
-import { fileName, MANIFEST_NAME, type Compression } from './naming.js';
+import { fileName, LOCK_NAME, MANIFEST_NAME, type Compression } from './naming.js';
 import { PartFile } from './part-file.js';
 import { recover, type RecoveryReport } from './recovery.js';
 
@@ -30,6 +32,12 @@ export class TableFiles {
   part?: PartFile;
   private sequence = 1;
   private ageTimer?: NodeJS.Timeout;
+  /**
+   * The folder's lease (`.nowpipe.lock`): one run at a time writes a table's folder, since its
+   * `.part` files, sequence numbers and manifest are shared. Per table folder, not per --output,
+   * so runs that export different tables into one --output do not exclude each other.
+   */
+  readonly lock: FileLock;
 
   constructor(
     dir: string,
@@ -37,32 +45,38 @@ export class TableFiles {
     private readonly limits: Limits,
     /** Called when the open file reaches its age; the sink queues the rotation behind any write. */
     private readonly onAged: (files: TableFiles, part: PartFile) => void,
+    lease: LeaseOptions = {},
   ) {
     this.folder = join(dir, table);
     this.manifest = new Manifest(join(this.folder, MANIFEST_NAME));
+    this.lock = new FileLock(join(this.folder, LOCK_NAME), { ...lease, subject: `the output folder ${this.folder}` });
   }
 
-  /** Creates the folder, proves it writable, and completes what a previous run left behind. */
+  /**
+   * Creates the folder, takes its lock, and completes what a previous run left behind. Nothing
+   * is written before the lock is ours; creating it also proves the folder writable (a real
+   * create, not access(2): root passes access checks on a read-only mount).
+   */
   async open(): Promise<RecoveryReport> {
     try {
-      await mkdir(this.folder, { recursive: true });
+      await ensureDir(this.folder);
     } catch (err) {
-      // A recursive mkdir says ENOENT for some failures (a read-only file system among them);
-      // a plain one names the real cause.
-      const real = (err as NodeJS.ErrnoException).code === 'ENOENT' ? await mkdir(this.folder).then(() => err, (e: unknown) => e) : err;
-      throw diskError(real, 'create the output folder', this.folder);
+      throw diskError(err, 'create the output folder', this.folder);
     }
-    // A real create, not access(2): root passes access checks on a read-only mount.
-    const probe = join(this.folder, `.nowpipe-probe-${process.pid}`);
     try {
-      await (await open(probe, 'w')).close();
-      await unlink(probe);
+      await this.lock.acquire();
     } catch (err) {
-      throw diskError(err, 'write in the output folder', this.folder);
+      const cause = err instanceof LockError ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
+      throw cause?.code ? diskError(cause, 'write in the output folder', this.folder) : err;
     }
-    const report = await recover(this.folder, this.table, this.manifest, new Date());
-    this.sequence = report.nextSequence;
-    return report;
+    try {
+      const report = await recover(this.folder, this.table, this.manifest, new Date());
+      this.sequence = report.nextSequence;
+      return report;
+    } catch (err) {
+      await this.lock.release();
+      throw err;
+    }
   }
 
   /** Whether the open file, with `rows`/`bytes` still buffered, must close before the next line. */
@@ -145,5 +159,16 @@ export class TableFiles {
     const part = this.part;
     this.part = undefined;
     await part?.abandon();
+  }
+
+  /**
+   * After the lease was lost: the folder is another run's now, which may already have completed
+   * our `.part`. Touch no file (not even to truncate it); only let go of the handle.
+   */
+  async forget(): Promise<void> {
+    this.clearTimer();
+    const part = this.part;
+    this.part = undefined;
+    await part?.closeHandle();
   }
 }

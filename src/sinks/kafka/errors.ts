@@ -47,6 +47,13 @@ function detail(e: KafkaLikeError): string {
 export function kafkaError(err: unknown, ctx: KafkaErrorContext): Error {
   if (err instanceof NowpipeError) return err;
   const { error: e, exhausted } = rootCause(err);
+  // kafkajs's decoder reading past the end of a response: the bytes were not Kafka's.
+  if (e instanceof RangeError && /kafkajs[\\/]src[\\/]protocol[\\/]/.test(e.stack ?? '')) {
+    return new SinkError(`kafka sink: the brokers ${ctx.brokers.join(',')} answered with bytes that are not the Kafka protocol (${e.message}): do they speak Kafka?`, {
+      cause: err,
+      hint: 'check --brokers: the host:port of a Kafka listener (not a web or other service), and --kafka-tls for a TLS listener',
+    });
+  }
   if (!(e instanceof Error) || ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'].includes(e.name)) {
     return err instanceof Error ? err : new Error(String(err));
   }

@@ -7,6 +7,7 @@ import { kafkaError, rootCause, type KafkaErrorContext } from './errors.js';
 import { KafkaLogs } from './logs.js';
 import { snToMillis } from '../../servicenow/time.js';
 import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, type OutMessage } from './messages.js';
+import { probeKafka } from './probe.js';
 import { ProducerLink, RequestFailed, type ProduceRequest, type WireMessage } from './producer-link.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaRetryPolicy, type KafkaSettings } from './settings.js';
 
@@ -130,12 +131,14 @@ export class KafkaSink implements Sink {
    * its id. Each topic's max.message.bytes is read for sizing the requests.
    */
   async open(): Promise<void> {
-    const checker = new Kafka({ ...(await this.clientConfig(CHECK_RETRY)), logLevel: this.logs.level, logCreator: this.logs.creator as unknown as logCreator });
+    const checkConfig = await this.clientConfig(CHECK_RETRY);
+    const checker = new Kafka({ ...checkConfig, logLevel: this.logs.level, logCreator: this.logs.creator as unknown as logCreator });
     const producerConfig = await this.clientConfig(this.settings.retry);
     const admin = checker.admin();
     let link: ProducerLink | undefined;
     let gaveUp = false;
     const check = async () => {
+      await this.requireKafka(checkConfig.ssl);
       await admin.connect().catch((err) => {
         throw kafkaError(err, this.context('connect'));
       });
@@ -172,6 +175,20 @@ export class KafkaSink implements Sink {
     }
     this.producer = link;
     this.logs.unmute();
+  }
+
+  /** Each bootstrap address answers as a Kafka broker does (see probe.ts), before kafkajs reads from it. */
+  private async requireKafka(ssl: KafkaConfig['ssl']): Promise<void> {
+    const tls = ssl === true ? {} : ssl || undefined;
+    const verdicts = await Promise.all(
+      this.settings.brokers.map(async (address) => ({ address, verdict: await probeKafka(address, { tls, clientId: this.settings.clientId, timeoutMs: KAFKA_TIMEOUTS.connectMs }) })),
+    );
+    for (const { address, verdict } of verdicts) {
+      if (verdict.kind !== 'not-kafka') continue;
+      throw new SinkError(`kafka sink: ${address} does not speak Kafka: ${verdict.answer}`, {
+        hint: `check --brokers: the host:port of a Kafka listener (not a web or other service)${tls ? '' : '; a TLS listener needs --kafka-tls'}`,
+      });
+    }
   }
 
   private async checkTopics(admin: Admin): Promise<void> {

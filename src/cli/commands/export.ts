@@ -46,7 +46,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
     reporter.startProgress();
     const result = await runTables(jobs, { sink, store, events, stats, clock: systemClock, instance: instanceTime(client.clock), signal }, { continueOnError: config.continueOnError });
     // The reader of stdout went away (`| head`): a quiet stop, not a failure.
-    const failures: Array<{ table?: string; error: unknown }> = result.failures.filter((f) => !(f.error instanceof OutputClosedError));
+    const failures: Array<{ table?: string; error?: unknown }> = result.failures.filter((f) => !(f.error instanceof OutputClosedError));
     const closed = failures.length < result.failures.length;
     if (store.lost.aborted) failures.unshift({ error: store.lost.reason });
     if (failures.length === 0 || stats.rows + stats.deletes > 0) {

@@ -42,6 +42,7 @@ describe('a lock left on another host', () => {
     await podALock(`${cp}.lock`, 40_000);
     const taken = await runCli(base(cp), { env });
     expect(taken.code, taken.stderr).toBe(0);
+    expect(taken.stderr).toMatch(/warning: took over the lock on the checkpoint \S+cp\.json from nowpipe pid 28108 on host pod-a: not refreshed for 4\d s/);
     expect(parseNdjson(taken.stdout)).toHaveLength(30);
     expect(existsSync(`${cp}.lock`)).toBe(false); // released at the end
   });
@@ -81,6 +82,6 @@ describe('a lock left on another host', () => {
     expect(eager.stderr).toMatch(/not refreshed for 4\d s \(more than 20 s, --lock-stale-after\)/);
     const bad = await runCli(base(join(dir, 'c.json'), '--lock-stale-after', 'soon'), { env });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/lockStaleAfter: must be a number of seconds/);
+    expect(bad.stderr).toMatch(/--lock-stale-after: must be a number of seconds/);
   });
 });

@@ -47,3 +47,30 @@ describe('--output that cannot be created', () => {
     expect(r.stderr).toContain(`error: file sink: cannot create the output folder ${join(out, 'incident')}: read-only file system (EROFS) at ${join(ro, 'exports')}`);
   });
 });
+
+describe('--checkpoint in a folder that cannot be created', () => {
+  const plain = (checkpoint: string) => ['--url', sim.url, '--table', 'incident', '--user', 'admin', '--checkpoint', checkpoint];
+
+  it('under /proc: exit 1 at once naming the folder, nothing read', async () => {
+    const requests = tableRequests(sim).length;
+    const started = Date.now();
+    const r = await runCli(plain('/proc/nope/cp.json'), { env, timeoutMs: 20_000 });
+    expect(r.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.stderr).toMatch(/^error: cannot create the checkpoint folder \/proc\/nope: \/proc is on a proc file system/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(tableRequests(sim).length).toBe(requests);
+  });
+
+  it('on a read-only file system: says EROFS, not ENOENT', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test mounts a read-only tmpfs and needs root; run the tests as root (it never skips)');
+    const dir = await tempDir();
+    const ro = join(dir, 'ro2');
+    mkdirSync(ro);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]);
+    mounts.push(ro);
+    const r = await runCli(plain(join(ro, 'state', 'cp.json')), { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: cannot create the checkpoint folder ${join(ro, 'state')}: read-only file system (EROFS)`);
+  });
+});

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { DEFAULT_STALE_AFTER_MS } from '../../checkpoint/lock.js';
 import { SinkError } from '../../errors/index.js';
 import type { Format } from '../format.js';
@@ -140,6 +141,12 @@ export class FileSink implements Sink {
       }
       for (const [name, list] of byTable) await (await this.table(name)).write(list);
     });
+  }
+
+  /** The files this run completed and where: `2 files in out/incident`. */
+  describe(): string | undefined {
+    const parts = [...this.tables.entries()].filter(([, t]) => t.completed > 0).map(([name, t]) => `${t.completed} ${t.completed === 1 ? 'file' : 'files'} in ${join(this.options.dir, name)}`);
+    return parts.length > 0 ? parts.join(', ') : `no new file in ${this.options.dir}`;
   }
 
   /** Resolves when every queued disk operation (writes, an age rotation) has finished. */

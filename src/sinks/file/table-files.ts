@@ -143,6 +143,9 @@ export class TableFiles {
     this.ageTimer = undefined;
   }
 
+  /** Files this run completed (for the summary). */
+  completed = 0;
+
   /** Closes the open file, if any: final name, then its manifest line. */
   async rotate(): Promise<void> {
     const part = this.part;
@@ -151,6 +154,7 @@ export class TableFiles {
     const entry = await part.close(new Date());
     this.part = undefined;
     await this.manifest.append(entry);
+    this.completed += 1;
   }
 
   /** After a disk error: keep the `.part` as fsynced, for the next run to complete. */

@@ -87,6 +87,12 @@ export class KafkaSink implements Sink {
     this.builder = new MessageBuilder(options.settings.format, (table) => this.topicOf(table));
   }
 
+  /** Where the records went: `topic servicenow.incident`. */
+  describe(): string {
+    const topics = [...new Set(this.settings.topics.values())];
+    return `${topics.length === 1 ? 'topic' : 'topics'} ${topics.join(', ')}`;
+  }
+
   private topicOf(table: string): string {
     const topic = this.settings.topics.get(table);
     if (topic === undefined) throw new SinkError(`kafka sink: no topic for table ${table} (not one of the run's tables)`);

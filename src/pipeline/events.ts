@@ -60,10 +60,12 @@ export interface RunStats {
   retries: number;
   /** Row versions re-read in the overlap window and dropped as already written. */
   duplicatesDropped: number;
+  /** Rows set aside as bad (--on-bad-row skip): in the dead-letter file, not the destination. */
+  badRows: number;
   /** Rows expected (X-Total-Count of the probes), for the ETA. */
   total?: number;
 }
 
 export function newStats(): RunStats {
-  return { rows: 0, deletes: 0, pages: 0, retries: 0, duplicatesDropped: 0 };
+  return { rows: 0, deletes: 0, pages: 0, retries: 0, duplicatesDropped: 0, badRows: 0 };
 }

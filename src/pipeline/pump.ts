@@ -74,10 +74,12 @@ export class Pump {
         const records: ChangeRecord[] = fresh.map((e) => ({ op: e.op, table, instance, sysId: e.subject, updatedOn: e.cursor.updatedOn, row: e.row }));
         const writing = records.length > 0 ? sink.write(records) : Promise.resolve();
         started();
-        await writing;
+        const skipped = (await writing)?.skipped ?? 0;
         await this.commit(batch.commit(this.committed, fresh.map((e) => ({ at: e.cursor.updatedOn, version: e.version }))));
-        if (batch.stream === 'rows') stats.rows += fresh.length;
-        else stats.deletes += fresh.length;
+        // Rows set aside as bad are past (the checkpoint moves over them) but not written.
+        stats.badRows += skipped;
+        if (batch.stream === 'rows') stats.rows += fresh.length - skipped;
+        else stats.deletes += fresh.length - skipped;
         stats.pages += batch.pages;
         const cursor = batch.stream === 'rows' ? this.committed.cursor : this.committed.deletesCursor;
         const slices = this.committed.slices;

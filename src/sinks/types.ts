@@ -22,7 +22,12 @@ export interface Sink {
   readonly name: string;
   /** Connects and checks health before any data moves. */
   open(): Promise<void>;
-  write(records: ChangeRecord[]): Promise<void>;
+  /**
+   * Resolves once the records are durable. Rows the sink set aside under `--on-bad-row skip`
+   * (too big for a Kafka message, not convertible with --types) are counted in the result: they
+   * are in the dead-letter file, not in the destination.
+   */
+  write(records: ChangeRecord[]): Promise<WriteResult | void>;
   /** Flushes and releases everything; after a clean close all written data is final. */
   close(): Promise<void>;
   /**
@@ -33,6 +38,11 @@ export interface Sink {
   readonly pipe?: OutputPipe;
   /** Where the data went, in a few words for the summary (`3 files in out/incident`). */
   describe?(): string | undefined;
+}
+
+export interface WriteResult {
+  /** Rows set aside as bad (written to the dead-letter file), not written to the destination. */
+  skipped?: number;
 }
 
 export interface OutputPipe {

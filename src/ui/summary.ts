@@ -14,6 +14,8 @@ export interface SummaryContext {
   checkpoint?: string;
   /** Where the data went, from the sink (`3 files in out/incident`, `topic servicenow.incident`). */
   destination?: string;
+  /** Where bad rows went (--dead-letter). */
+  deadLetter?: string;
 }
 
 /**
@@ -23,7 +25,11 @@ export interface SummaryContext {
 export function summaryLine(result: RunResult, stats: RunStats, c: SummaryContext): string {
   const status = c.failed ? 'failed' : c.stopped ? 'stopped' : 'done';
   const rate = c.seconds > 0 ? Math.round(stats.rows / c.seconds) : stats.rows;
-  const extra = [c.deletes ? count(stats.deletes, 'delete') : '', stats.duplicatesDropped > 0 ? `${formatCount(stats.duplicatesDropped)} re-read duplicates dropped` : ''].filter(Boolean);
+  const extra = [
+    c.deletes ? count(stats.deletes, 'delete') : '',
+    stats.duplicatesDropped > 0 ? `${formatCount(stats.duplicatesDropped)} re-read duplicates dropped` : '',
+    stats.badRows > 0 ? `${count(stats.badRows, 'bad row')} set aside${c.deadLetter ? ` in ${c.deadLetter}` : ''}` : '',
+  ].filter(Boolean);
   const head = `${status}: ${count(stats.rows, 'row')} of ${c.tableNames.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''} in ${c.seconds.toFixed(1)} s (${formatCount(rate)} rows/s), ${count(stats.pages, 'page')}, ${count(stats.retries, 'retry', 'retries')}`;
   const to = c.destination ? ` → ${c.destination}` : '';
   return `${head}${to}; ${where(result, c)}`;

@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js';
+import { DEFAULT_CONCURRENCY, type Config } from '../config/schema.js';
 import { ConfigError } from '../errors/index.js';
 import { basicAuth, ServiceNowClient, type AuthProvider, type ClientEvents } from '../servicenow/client.js';
 import { readableUrl } from '../servicenow/response.js';
@@ -80,7 +80,7 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
     transport,
     retry,
     limiter: new RequestLimiter({
-      concurrency: config.concurrency,
+      concurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
       perHour: config.maxRequestsPerHour,
       perSecond: config.maxRequestsPerSecond,
       onHourlyWait: (until) =>
@@ -102,7 +102,9 @@ export function tableJob(config: Config, client: ServiceNowClient, events: RunEv
     overlap: config.overlap,
     follow: config.follow,
     pollSeconds: config.pollInterval,
-    concurrency: config.concurrency,
+    concurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
+    // Asked for in so many words: slice. Left to the default: slice only a slow instance.
+    sliceAboveMs: config.concurrency === undefined ? undefined : 0,
     streams,
   };
 }

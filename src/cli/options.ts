@@ -91,7 +91,7 @@ export function exportOptions(cmd: Command): Command {
     .option('--topic-replication <n>', 'with --create-topic: replication factor (default: the broker\'s default.replication.factor)')
     .option('--skip-oversized', 'with --sink kafka: skip (and count) rows larger than the topic\'s max.message.bytes instead of failing')
     .optionsGroup(GROUP.run)
-    .option('--concurrency <n>', 'requests in flight for the whole run; splits a large backfill into slices (default 4)')
+    .option('--concurrency <n>', 'requests in flight for the whole run, and slices of a large backfill (default: up to 4, slicing only a slow instance)')
     .option('--max-requests-per-hour <n>', 'pace requests below the instance rate-limit rule')
     .option('--max-requests-per-second <n>', 'pace requests per second')
     .option('--continue-on-error', 'with several tables, let the others go on when one fails (exit 1 at the end)');

@@ -73,6 +73,8 @@ const tokenUrl = z.string().refine((v) => {
 export const SINKS = ['stdout', 'file', 'kafka'] as const;
 export const FORMATS = ['raw', 'envelope'] as const;
 export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
+/** Requests in flight when --concurrency is not given. */
+export const DEFAULT_CONCURRENCY = 4;
 
 // The settings a table may also have of its own (`tables.<name>` in the rc file), without
 // defaults here so that a table without its own value takes the run's.
@@ -155,7 +157,8 @@ export const configFields = {
   overlap: seconds(0, 3600).default(5),
   deletes: bool.default(false),
 
-  concurrency: int(1, 64).default(4),
+  /** Unset: up to DEFAULT_CONCURRENCY, and a backfill is sliced only when the instance is slow. */
+  concurrency: int(1, 64).optional(),
   maxRequestsPerHour: int(1).optional(),
   maxRequestsPerSecond: int(1).optional(),
   continueOnError: bool.default(false),

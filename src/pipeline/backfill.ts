@@ -2,7 +2,7 @@ import { sliceAdvanced, sliceDone, slicesMerged } from '../checkpoint/transition
 import type { KeysetReader } from '../servicenow/reader.js';
 import type { Clock } from './clock.js';
 import type { Pump } from './pump.js';
-import { sliceStartDelayMs } from './slices.js';
+import { sliceStartDelayMs, sliceSweep } from './slices.js';
 
 /**
  * A parallel backfill of the row stream: every unfinished slice read concurrently into the one
@@ -23,9 +23,8 @@ export async function backfillSlices(pump: Pump, reader: KeysetReader, overlap: 
       pending.map(async ({ s, index }, nth) => {
         try {
           await clock.sleep(sliceStartDelayMs(nth, pending.length), inner.signal);
-          const from = s.cursor ?? { updatedOn: s.start, sysId: '' };
-          const afterSecond = s.cursor === undefined && !s.first;
-          for await (const page of reader.sweep(from, s.end, inner.signal, { afterSecond })) {
+          const { from, options } = sliceSweep(s);
+          for await (const page of reader.sweep(from, s.end, inner.signal, options)) {
             await pump.deliver({
               stream: 'rows',
               entries: page.entries,

@@ -22,6 +22,8 @@ export interface TableJob {
   pollSeconds: number;
   /** Slices a large backfill may be cut into (requests in flight for the whole run). */
   concurrency: number;
+  /** 0: slice whatever the instance's response time; otherwise only a slow instance is sliced (SLICE_ABOVE_MS). */
+  sliceAboveMs?: number;
   /** The table's rows first; then, with --deletes, its deletes. */
   streams: Stream[];
 }
@@ -88,7 +90,9 @@ async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: Tabl
   const watch = new ClockWatch(table, events, clock);
   const rows = job.streams[0]!;
   const from = sweepStart(pump.progress.cursor, window);
+  const probeStarted = clock.now();
   const probe = await rows.reader.probe(from.updatedOn, signal);
+  const probeMs = clock.now() - probeStarted;
   watch.check(probe.serverNow, saved?.cursor);
   if (probe.total !== undefined) stats.total = (stats.total ?? 0) + probe.total;
   const hi = highWaterMark(probe.serverNow, job.lag, job.until);
@@ -98,7 +102,7 @@ async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: Tabl
   }
   let slicedTo: string | undefined;
   if (!pump.progress.slices) {
-    const count = sliceCount(probe.total, job.concurrency, rows.reader.pageSize);
+    const count = sliceCount(probe.total, job.concurrency, rows.reader.pageSize, job.sliceAboveMs === 0 ? Infinity : probeMs);
     if (count > 1) {
       const slices = await planSlices(rows.reader, from.updatedOn, hi, probe.total!, count, signal);
       events.emit({ type: 'slices-planned', table, slices });

@@ -7,7 +7,7 @@ import { runTables } from '../../src/pipeline/run.js';
 import type { TableJob } from '../../src/pipeline/table-run.js';
 import { tableShape } from '../../src/servicenow/entry.js';
 import { compareCursor, type Cursor } from '../../src/servicenow/query.js';
-import type { KeysetReader, Page } from '../../src/servicenow/reader.js';
+import type { KeysetReader, Page, SweepOptions } from '../../src/servicenow/reader.js';
 import { toSnTimestamp } from '../../src/servicenow/time.js';
 import type { ChangeRecord, Sink } from '../../src/sinks/types.js';
 
@@ -79,19 +79,21 @@ export class FakeTable implements KeysetReader {
     return { serverNow: this.clock.now(), total: this.visible().filter((r) => r.sys_updated_on >= from).length };
   }
 
-  async timestampAt(from: string, hi: string, position: number): Promise<string | undefined> {
+  async cursorAt(from: string, hi: string, position: number): Promise<Cursor | undefined> {
     this.requests += 1;
-    return this.visible().filter((r) => r.sys_updated_on >= from && r.sys_updated_on <= hi)[position]?.sys_updated_on;
+    const r = this.visible().filter((x) => x.sys_updated_on >= from && x.sys_updated_on <= hi)[position];
+    return r && key(r);
   }
 
-  async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: { afterSecond?: boolean } = {}): AsyncGenerator<Page> {
+  async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: SweepOptions = {}): AsyncGenerator<Page> {
     let cursor = from;
     const shape = tableShape();
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       this.requests += 1;
       const after = (r: FakeRow) => (options.afterSecond && r.sys_updated_on === from.updatedOn ? false : compareCursor(key(r), cursor) > 0);
-      const page = this.visible().filter((r) => after(r) && r.sys_updated_on <= hi).slice(0, this.pageSize);
+      const within = (r: FakeRow) => r.sys_updated_on <= hi && (!options.until || compareCursor(key(r), options.until) <= 0);
+      const page = this.visible().filter((r) => after(r) && within(r)).slice(0, this.pageSize);
       await Promise.resolve();
       if (page.length === 0) return;
       const entries = page.map((r) => shape.entry({ ...r }, key(r), { ...r }));
@@ -146,6 +148,8 @@ export function job(w: World, extra: Partial<TableJob> = {}): TableJob {
     follow: false,
     pollSeconds: 1,
     concurrency: 1,
+    // The fake table answers at once: slice whenever concurrency asks for it.
+    sliceAboveMs: 0,
     streams: [{ name: 'rows', reader: w.table }],
     ...extra,
   };

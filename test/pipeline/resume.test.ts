@@ -8,11 +8,12 @@ import { row, run, versions, world, type World } from './harness.js';
 const ROWS = 95;
 const PAGE = 10;
 
-function table(w: World, dense = false): string[] {
+function table(w: World, dense: boolean | 'all' = false): string[] {
   const ids: string[] = [];
   for (let i = 1; i <= ROWS; i++) {
-    // With `dense`, 30 rows share one second (a bulk import) in the middle of the range.
-    const r = row(dense && i > 40 && i <= 70 ? 40 : i);
+    // With `dense`, 30 rows share one second (a bulk import) in the middle of the range; with
+    // 'all', every row does.
+    const r = row(dense === 'all' ? 40 : dense && i > 40 && i <= 70 ? 40 : i);
     w.table.add(r);
     ids.push(r.sys_id);
   }
@@ -25,7 +26,7 @@ function expectEveryRowOnce(w: World, ids: string[], repeatsAtMost: number): voi
   expect(got.length - ids.length).toBeLessThanOrEqual(repeatsAtMost);
 }
 
-const commitsOfAFullRun = async (concurrency: number, dense: boolean) => {
+const commitsOfAFullRun = async (concurrency: number, dense: boolean | 'all') => {
   const w = world(PAGE);
   table(w, dense);
   await run(w, { concurrency });
@@ -37,6 +38,7 @@ describe.each([
   { name: 'one cursor, a dense second', concurrency: 1, dense: true },
   { name: 'four slices', concurrency: 4, dense: false },
   { name: 'four slices, a dense second', concurrency: 4, dense: true },
+  { name: 'four slices, every row in one second', concurrency: 4, dense: 'all' as const },
 ])('$name', ({ concurrency, dense }) => {
   it('a stop after any commit, then a rerun: every row exactly once', async () => {
     const steps = await commitsOfAFullRun(concurrency, dense);
@@ -91,6 +93,15 @@ describe.each([
 });
 
 describe('slices', () => {
+  it('share one dense second by sys_id: a bulk import does not serialise the backfill', async () => {
+    const w = world(PAGE);
+    const ids = table(w, 'all');
+    await run(w, { concurrency: 4 });
+    const planned = w.events.find((e) => e.type === 'slices-planned');
+    expect(planned && planned.type === 'slices-planned' && planned.slices).toHaveLength(4);
+    expectEveryRowOnce(w, ids, 0);
+  });
+
   it('cut a large backfill, read each part once, and leave one cursor at the highest row', async () => {
     const w = world(PAGE);
     const ids = table(w);

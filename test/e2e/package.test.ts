@@ -51,10 +51,15 @@ describe('the npm package', () => {
     }
   });
 
-  it('ships no stale compiled file: every dist/ file comes from a file in src/', async () => {
+  it('ships the bundled CLI and no stale compiled file: every dist/ file comes from a file in src/ or is a chunk of the bundle', async () => {
     const files = await packedFiles();
+    expect(files).toContain('dist/cli/main.js');
+    expect(files).toContain('dist/cli/producer-worker.js'); // the Kafka producer's worker, started by URL
+    expect(files.filter((p) => p.startsWith('dist/') && !p.startsWith('dist/cli/'))).toEqual([]);
     const orphans: string[] = [];
-    for (const f of files.filter((p) => p.startsWith('dist/'))) {
+    const chunk = /^dist\/cli\/chunk-[A-Z0-9]+\.js$/;
+    for (const f of files.filter((p) => p.startsWith('dist/') && !chunk.test(p))) {
+      if (f === 'dist/cli/producer-worker.js') continue;
       const source = join(ROOT, f.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'));
       if (!(await readFile(source).then(() => true, () => false))) orphans.push(f);
     }

@@ -136,7 +136,7 @@ describe('parallel backfill (built CLI against the simulator)', () => {
 
   it('a semaphore smaller than --concurrency: a 429 halves the requests in flight instead of a storm of retries', async () => {
     // The instance lets 2 requests run at once and answers 429 (Retry-After 1) to more.
-    sim = await startSimulator({ rows: 4000, seed: 63, latencyMs: 40, maxConcurrent: 2 });
+    sim = await startSimulator({ rows: 4000, seed: 63, latencyMs: 400, maxConcurrent: 2 });
     const dir = await tempDir();
     const res = await runCli(args(sim, join(dir, 'cp.json'), '--batch-size', '200', '--concurrency', '4'));
     expect(res.code, res.stderr).toBe(0);

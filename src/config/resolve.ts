@@ -7,7 +7,7 @@ import { parseJaasConfig } from './kafka-rules.js';
 import { didYouMean, RC_ONLY_NAMES, settingLabel, type Origins } from './names.js';
 import type { Values } from './rc.js';
 import { crossFieldProblems } from './rules.js';
-import { configFields, DEFAULT_CURSOR_FIELD, tableName, tableSettingsSchema, type Config, type ParsedConfig } from './schema.js';
+import { configFields, tableName, tableSettingsSchema, type Config, type ParsedConfig } from './schema.js';
 import { droppedPathWarning, parseInstanceUrl } from './url.js';
 
 /** The settings the environment gives, and which variable gave each. */

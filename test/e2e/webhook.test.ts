@@ -108,19 +108,20 @@ const noSecrets = (stderr: string) => {
 };
 
 describe('nowpipe --sink http (built CLI, simulator, a real receiver)', () => {
-  it('503 with Retry-After, a dropped connection and a 500 are retried: exact requests, each row once by batch id, signed, with the header', async () => {
+  it('503 with Retry-After, a dropped connection, a 500 and a timeout are retried: exact requests, each row once by batch id, signed, with the header', async () => {
     sim = await startSimulator({ rows: 500, seed: 41, aclHiddenRatio: 0 });
     receiver = await Receiver.start();
-    receiver.plan = (n) => (n === 2 ? { status: 503, headers: { 'retry-after': '1' }, body: 'busy, come back' } : n === 4 ? 'drop' : n === 6 ? { status: 500, body: 'oops' } : { status: 200 });
+    const faults: Record<number, Answer> = { 2: { status: 503, headers: { 'retry-after': '1' }, body: 'busy, come back' }, 4: 'drop', 6: { status: 500, body: 'oops' }, 8: 'hold' };
+    receiver.plan = (n) => faults[n] ?? { status: 200 };
     const cp = join(await tempDir(), 'cp.json');
-    const res = await runCli([...args(sim, receiver, cp), '-v'], { env });
+    const res = await runCli([...args(sim, receiver, cp), '--timeout', '2', '-v'], { env });
     expect(res.code, res.stderr).toBe(0);
 
     const reqs = receiver.requests;
     const ids = new Set(reqs.map((r) => String(r.headers['x-nowpipe-batch-id'])));
-    // Every batch once, plus exactly one retry for each of the three failures.
-    expect(reqs).toHaveLength(ids.size + 3);
-    for (const failed of [2, 4, 6]) {
+    // Every batch once, plus exactly one retry for each of the four failures.
+    expect(reqs).toHaveLength(ids.size + 4);
+    for (const failed of [2, 4, 6, 8]) {
       expect(reqs[failed]!.headers['x-nowpipe-batch-id']).toBe(reqs[failed - 1]!.headers['x-nowpipe-batch-id']);
       expect(reqs[failed]!.body).toBe(reqs[failed - 1]!.body);
     }
@@ -142,6 +143,8 @@ describe('nowpipe --sink http (built CLI, simulator, a real receiver)', () => {
     expect(res.stderr).toContain(`→ ${ids.size} batches to ${receiver.shown}; position`);
     expect(res.stderr).toMatch(/warning: the webhook receiver is failing: busy, come back \(POST http:\/\/127\.0\.0\.1:\d+\/hook\?… → 503\); retry 1 of 8 in 1\.0 s/);
     expect(res.stderr).toMatch(/cannot reach the webhook receiver 127\.0\.0\.1:\d+: (ECONNRESET|socket hang up)/);
+    expect(res.stderr).toMatch(/warning: the webhook receiver 127\.0\.0\.1:\d+ did not answer within the timeout/);
+    expect(reqs[8]!.at - reqs[7]!.at).toBeGreaterThanOrEqual(1900);
     noSecrets(res.stderr);
   });
 

@@ -5,11 +5,13 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Row, type Simulator } from '../../src/sim/index.js';
 import { checkpointCursor, runCli, startCli, tableRequests, tempDir, waitFor } from '../helpers/cli.js';
+import { makePki } from '../helpers/tls.js';
 
 const SECRET = 'hmac-S3cret-4f9a2c';
 const API_KEY = 'key-7d1e0b55aa93';
@@ -26,14 +28,16 @@ interface Received {
   answer: Answer;
 }
 
-/** A webhook receiver on 127.0.0.1, port 0; `plan` decides each answer (default 200). */
+/** A webhook receiver on 127.0.0.1, port 0 (https with `tls`); `plan` decides each answer (default 200). */
 class Receiver {
   readonly requests: Received[] = [];
+  /** TCP connections accepted (a health check connects without a request). */
+  connections = 0;
   private readonly server: http.Server;
   plan: (n: number) => Answer = () => ({ status: 200 });
 
-  private constructor() {
-    this.server = http.createServer((req, res) => {
+  private constructor(private readonly tls?: { cert: string; key: string }) {
+    const handler: http.RequestListener = (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -45,21 +49,23 @@ class Receiver {
         res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
         res.end(answer.body ?? (answer.status < 300 ? 'ok' : ''));
       });
-    });
+    };
+    this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+    this.server.on('connection', () => (this.connections += 1));
   }
 
-  static async start(): Promise<Receiver> {
-    const r = new Receiver();
+  static async start(tls?: { cert: string; key: string }): Promise<Receiver> {
+    const r = new Receiver(tls);
     await new Promise<void>((done) => r.server.listen(0, '127.0.0.1', done));
     return r;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook?token=${TOKEN}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook?token=${TOKEN}`;
   }
 
   get shown(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook?…`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook?…`;
   }
 
   /** Requests answered 2xx: what was delivered. */
@@ -252,6 +258,26 @@ describe('nowpipe --sink http (built CLI, simulator, a real receiver)', () => {
     expect(down.stderr).toMatch(/error: gave up after 2 attempts: cannot reach the webhook receiver 127\.0\.0\.1:\d+: ECONNREFUSED/);
     expect(tableRequests(sim).length).toBe(before);
     noSecrets(redirected.stderr + down.stderr);
+  });
+
+  it('https: a certificate Node does not trust fails at the connect check, not retried, nothing read; with its CA in NODE_EXTRA_CA_CERTS every row arrives', async () => {
+    const dir = await tempDir();
+    const pki = await makePki(dir);
+    sim = await startSimulator({ rows: 120, seed: 46, aclHiddenRatio: 0 });
+    receiver = await Receiver.start({ cert: readFileSync(pki.serverCert, 'utf8'), key: readFileSync(pki.serverKey, 'utf8') });
+    const refused = await runCli(args(sim, receiver, join(dir, 'a.json')), { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/error: the TLS certificate of the webhook receiver 127\.0\.0\.1:\d+ was refused: .*\(connect to https:\/\/127\.0\.0\.1:\d+\/hook\?…\)/);
+    expect(refused.stderr).toContain('hint: a receiver with a certificate from an internal CA: give the CA with NODE_EXTRA_CA_CERTS=<pem file>');
+    expect(receiver.connections).toBe(1);
+    expect(receiver.requests).toHaveLength(0);
+    expect(tableRequests(sim)).toHaveLength(0);
+
+    const trusted = await runCli(args(sim, receiver, join(dir, 'b.json')), { env: { ...env, NODE_EXTRA_CA_CERTS: pki.ca } });
+    expect(trusted.code, trusted.stderr).toBe(0);
+    expect(dedupedRows(receiver.requests).map((r) => String(r.sys_id)).sort()).toEqual(sorted(sim).map((r) => String(r.sys_id)).sort());
+    expect(trusted.stderr).toContain(`batches to ${receiver.shown}`);
+    noSecrets(refused.stderr + trusted.stderr);
   });
 
   it('config: --sink http needs --http-url (an http(s) URL), --on-bad-row skip needs --dead-letter: exit 2 before connecting', async () => {

@@ -1,10 +1,12 @@
 import { DEFAULT_CONCURRENCY, type Config } from '../config/schema.js';
+import { shownUrl, urlSecrets } from '../config/http-rules.js';
 import { ConfigError } from '../errors/index.js';
+import { registerSecret } from '../errors/redact.js';
 import { basicAuth, ServiceNowClient, type AuthProvider, type ClientEvents } from '../servicenow/client.js';
 import { readableUrl } from '../servicenow/response.js';
 import { OAuthProvider, type OAuthOptions } from '../servicenow/oauth.js';
 import { readTlsMaterial } from '../servicenow/tls.js';
-import { createTransport } from '../servicenow/transport.js';
+import { createTransport, DEFAULT_USER_AGENT } from '../servicenow/transport.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader, type ReaderOptions } from '../servicenow/reader.js';
 import { auditShape, tableShape } from '../servicenow/entry.js';
@@ -12,6 +14,8 @@ import type { RunEvents, RunStats } from '../pipeline/events.js';
 import type { Stream } from '../pipeline/catch-up.js';
 import type { TableJob } from '../pipeline/table-run.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
+import { failOnBadRow, type BadRowPolicy } from '../sinks/bad-rows.js';
+import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
 import type { Reporter } from '../ui/reporter.js';
@@ -149,6 +153,17 @@ function readerFor(client: ServiceNowClient, events: RunEvents, table: string, o
   });
 }
 
+/**
+ * --on-bad-row: fail (the default) stops the run at a row the sink cannot write; skip (or its
+ * older name --skip-oversized) appends it to --dead-letter, checked here before anything moves.
+ */
+async function badRowPolicy(config: Config, reporter: Reporter): Promise<BadRowPolicy> {
+  if (config.onBadRow !== 'skip' && !config.skipOversized) return failOnBadRow;
+  const file = new DeadLetterFile({ path: config.deadLetter!, notices: reporter }); // the rules require it with skip
+  await file.prepare();
+  return file;
+}
+
 /** `reporter`: the run's, so a sink's notices do not tear its progress line. */
 export async function buildSink(config: Config, reporter: Reporter): Promise<Sink> {
   switch (config.sink) {
@@ -172,7 +187,29 @@ export async function buildSink(config: Config, reporter: Reporter): Promise<Sin
     case 'kafka': {
       // kafkajs (about 14 MB resident) is loaded only by runs that write to Kafka.
       const [{ KafkaSink }, { kafkaSettings }] = await Promise.all([import('../sinks/kafka/index.js'), import('./kafka-settings.js')]);
-      return new KafkaSink({ settings: kafkaSettings(config), reporter });
+      return new KafkaSink({ settings: kafkaSettings(config), reporter, badRows: await badRowPolicy(config, reporter) });
+    }
+    case 'http': {
+      const { HttpSink } = await import('../sinks/http/index.js');
+      const url = config.httpUrl!; // the rules require it with --sink http
+      // Registered here too, not only when the config is loaded: demo resolves its own config.
+      for (const secret of [config.httpSecret, ...(config.httpHeader ?? []).map((h) => h.value), ...urlSecrets(url)]) registerSecret(secret);
+      return new HttpSink({
+        url,
+        shownUrl: shownUrl(url),
+        format: config.format,
+        secret: config.httpSecret,
+        headers: config.httpHeader ?? [],
+        maxBytes: config.httpMaxBytes,
+        // The backoff of the instance's requests, with the webhook's own budget: a receiver in
+        // trouble is not the instance in trouble, and either may deserve more patience.
+        retry: { ...retryPolicy(config, process.env), retries: config.httpRetries },
+        timeoutMs: config.timeout * 1000,
+        connectTimeoutMs: config.connectTimeout * 1000,
+        userAgent: config.userAgent ?? DEFAULT_USER_AGENT,
+        badRows: await badRowPolicy(config, reporter),
+        notices: reporter,
+      });
     }
     default:
       throw new ConfigError(`sink: "${config.sink}" is not available in this version of nowpipe`);

@@ -20,7 +20,6 @@ export function kafkaSettings(config: Config): KafkaSettings {
     compression: config.compression,
     acks: config.kafkaAcks === '1' ? 1 : -1,
     createTopic: config.createTopic ? { partitions: config.topicPartitions ?? -1, replication: config.topicReplication ?? -1 } : undefined,
-    skipOversized: config.skipOversized,
     format: config.format,
     retry: { ...DEFAULT_KAFKA_RETRY, retries: config.kafkaRetries },
     oldestSince: config.tableNames.map((t) => configForTable(config, t).since).reduce((a, b) => (b < a ? b : a), config.since),

@@ -12,6 +12,7 @@ export const GROUP = {
   run: 'How it runs:',
   files: 'Writing files (--sink file):',
   kafka: 'Writing to Kafka (--sink kafka):',
+  http: 'Sending to a webhook (--sink http):',
   demo: 'The demo:',
   other: 'Other:',
 } as const;
@@ -55,11 +56,14 @@ export function exportOptions(cmd: Command): Command {
     .addOption(new Option('--display-value <mode>', 'false (raw, default), true or all').choices(['false', 'true', 'all']))
     .option('--cursor-field <field>', 'date-time field to page and follow by, e.g. sys_created_on for append-only tables (default sys_updated_on)')
     .optionsGroup(GROUP.where)
-    .addOption(new Option('--sink <name>', 'where rows go (default stdout)').choices(['stdout', 'file', 'kafka']))
+    .addOption(new Option('--sink <name>', 'where rows go (default stdout)').choices(['stdout', 'file', 'kafka', 'http']))
     .addOption(new Option('--format <name>', 'raw rows (default) or change envelopes').choices(['raw', 'envelope']))
     .option('--checkpoint <file>', 'checkpoint file (default ./.nowpipe/checkpoint.json)')
     .option('--reset', 'ignore and replace the checkpoint: start from --since')
     .option('--lock-stale-after <seconds>', 'take over a lock (checkpoint, output folder) its run has not refreshed for this long, whatever its host (default 30)')
+    // Bad rows (issue 13, item 7): rows a sink cannot write (too big for a Kafka message or a POST).
+    .addOption(new Option('--on-bad-row <policy>', 'a row the sink cannot write: fail (default: stop, naming it) or skip (set it aside in --dead-letter)').choices(['fail', 'skip']))
+    .option('--dead-letter <file>', 'with --on-bad-row skip: append each row set aside here, one JSON line with the reason (required with skip)')
     .optionsGroup(GROUP.run)
     .option('--follow', 'after the backfill, keep polling for changes until stopped')
     .option('--once', 'one catch-up and exit (the default without --follow)')
@@ -89,7 +93,14 @@ export function exportOptions(cmd: Command): Command {
     .option('--create-topic', 'with --sink kafka: create missing topics (compacted) before reading')
     .option('--topic-partitions <n>', 'with --create-topic: partitions (default: the broker\'s num.partitions)')
     .option('--topic-replication <n>', 'with --create-topic: replication factor (default: the broker\'s default.replication.factor)')
-    .option('--skip-oversized', 'with --sink kafka: skip (and count) rows larger than the topic\'s max.message.bytes instead of failing')
+    .option('--skip-oversized', 'with --sink kafka: an alias of --on-bad-row skip (rows over the topic\'s max.message.bytes go to --dead-letter)')
+    // Webhook sink (issue 13, item 1).
+    .optionsGroup(GROUP.http)
+    .option('--http-url <url>', 'with --sink http: the receiver; rows are POSTed there as NDJSON batches (required)')
+    .option('--http-secret <secret>', 'with --sink http: sign each body: x-nowpipe-signature: sha256=<HMAC> (env NOWPIPE_HTTP_SECRET; prefer the env)')
+    .option('--http-header <Name: value>', 'with --sink http: a header to send, e.g. an API key (repeat for several; never printed)', (v: string, prev?: string[]) => [...(prev ?? []), v])
+    .option('--http-max-bytes <n>', 'with --sink http: split a batch into POSTs of at most this many bytes (default 4194304)')
+    .option('--http-retries <n>', 'with --sink http: retries of a POST on 429/5xx/network errors, honouring Retry-After (default 8)')
     .optionsGroup(GROUP.run)
     .option('--concurrency <n>', 'requests in flight for the whole run, and slices of a large backfill (default: up to 4, slicing only a slow instance)')
     .option('--max-requests-per-hour <n>', 'pace requests below the instance rate-limit rule')

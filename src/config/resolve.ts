@@ -4,6 +4,7 @@ import type { Problem } from './kafka-rules.js';
 import { ENV_KEYS, SECRET_KEYS } from './keys.js';
 import { redactWith } from '../errors/redact.js';
 import { parseJaasConfig } from './kafka-rules.js';
+import { headerSecrets, urlSecrets } from './http-rules.js';
 import { didYouMean, RC_ONLY_NAMES, settingLabel, type Origins } from './names.js';
 import type { Values } from './rc.js';
 import { crossFieldProblems } from './rules.js';
@@ -172,6 +173,9 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
   if (rest.sink !== 'kafka' && (rest.topic !== undefined || rest.brokers !== undefined)) {
     warnings.push(`Kafka settings (topic, brokers) have no effect with --sink ${rest.sink}`);
   }
+  if (rest.sink !== 'http' && (rest.httpUrl !== undefined || rest.httpHeader !== undefined)) {
+    warnings.push(`webhook settings (--http-url, --http-header) have no effect with --sink ${rest.sink}`);
+  }
   const { table, tables, ...others } = rest;
   const tableNames = [...new Set(table ?? [])];
   for (const name of Object.keys(tables ?? {})) {
@@ -203,6 +207,8 @@ export function secretsOf(settings: object): string[] {
     const u = new URL(proxy);
     out.push(text(decodeURIComponent(u.password)));
   }
+  // The webhook's header values (an API key) and what its URL may carry (user:password, ?token=).
+  out.push(...headerSecrets(values.httpHeader), ...urlSecrets(values.httpUrl));
   const user = text(values.user);
   const password = text(values.password);
   if (user !== undefined && password !== undefined) out.push(Buffer.from(`${user}:${password}`).toString('base64'));

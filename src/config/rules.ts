@@ -1,4 +1,5 @@
 import { userQueryProblems } from '../servicenow/query.js';
+import { badRowProblems, httpProblems } from './http-rules.js';
 import { kafkaProblems, type Problem } from './kafka-rules.js';
 import type { ParsedConfig } from './schema.js';
 
@@ -29,5 +30,6 @@ export function crossFieldProblems(c: Partial<ParsedConfig>, failed: ReadonlySet
     if (query) for (const p of userQueryProblems(query)) add(path, p.replace(/^query: /, ''));
   }
   problems.push(...kafkaProblems({ ...c, sink: c.sink ?? '' }));
+  problems.push(...httpProblems(c, failed), ...badRowProblems(c));
   return problems.filter((p) => !failed.has(p.path));
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseUserDate, toSnTimestamp, EPOCH } from '../servicenow/time.js';
+import { headerEntries, httpUrlProblem, parseHeader, type HttpHeader } from './http-rules.js';
 import { SASL_MECHANISMS, SECURITY_PROTOCOLS } from './kafka-rules.js';
 import { parseInstanceUrl } from './url.js';
 
@@ -70,7 +71,7 @@ const tokenUrl = z.string().refine((v) => {
   }
 }, 'must be a URL such as https://login.acme.com/oauth_token.do (no credentials in it)');
 
-export const SINKS = ['stdout', 'file', 'kafka'] as const;
+export const SINKS = ['stdout', 'file', 'kafka', 'http'] as const;
 export const FORMATS = ['raw', 'envelope'] as const;
 export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
 /** Requests in flight when --concurrency is not given. */
@@ -141,7 +142,7 @@ export const configFields = {
   /** The timestamp the export pages and follows by (issue 13: sys_created_on for append-only tables). */
   cursorField: cursorField.default(DEFAULT_CURSOR_FIELD),
 
-  sink: z.preprocess(lower, z.enum(SINKS, { error: 'must be stdout, file or kafka' })).default('stdout'),
+  sink: z.preprocess(lower, z.enum(SINKS, { error: 'must be stdout, file, kafka or http' })).default('stdout'),
   format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw or envelope' })).default('raw'),
   /** A lock (checkpoint, output folder) not refreshed for this long is taken over, whatever its host. */
   lockStaleAfter: seconds(2, 86_400).default(30),
@@ -192,6 +193,39 @@ export const configFields = {
   topicPartitions: int(1, 100_000).optional(),
   topicReplication: int(1, 100).optional(),
   skipOversized: bool.default(false),
+
+  // Webhook sink (issue 13, item 1) and bad rows (item 7); rules in http-rules.ts.
+  httpUrl: z
+    .string()
+    .transform((v, ctx) => {
+      const problem = httpUrlProblem(v);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      return problem === undefined ? v.trim() : z.NEVER;
+    })
+    .optional(),
+  httpSecret: z.string().min(1, 'must not be empty').optional(),
+  /** `--http-header 'Name: value'` (repeatable); rc `httpHeaders` as a list or an object. */
+  httpHeader: z
+    .unknown()
+    .transform((v, ctx): HttpHeader[] => {
+      const entries = headerEntries(v);
+      if (entries === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be "Name: value" entries, or an object of header names and values' });
+        return z.NEVER;
+      }
+      const headers: HttpHeader[] = [];
+      for (const e of entries) {
+        const h = parseHeader(e);
+        if ('problem' in h) ctx.addIssue({ code: 'custom', message: h.problem });
+        else headers.push(h);
+      }
+      return headers;
+    })
+    .optional(),
+  httpMaxBytes: int(1024, 1 << 30).default(4 * 1024 * 1024),
+  httpRetries: int(0, 1000).default(8),
+  onBadRow: z.preprocess(lower, z.enum(['fail', 'skip'], { error: 'must be fail or skip' })).optional(),
+  deadLetter: z.string().min(1, 'must not be empty').optional(),
 };
 
 export const configSchema = z.object(configFields);

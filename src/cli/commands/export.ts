@@ -59,6 +59,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
           seconds: reporter.elapsedSeconds(),
           checkpoint: options.nameCheckpoint === false ? undefined : config.checkpoint,
           destination: sink.describe?.(),
+          deadLetter: config.deadLetter,
         }),
       );
     }

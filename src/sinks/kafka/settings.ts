@@ -61,7 +61,6 @@ export interface KafkaSettings {
   /** all (-1): every in-sync replica, with the idempotent producer; 1: the leader only, not idempotent. */
   acks: -1 | 1;
   createTopic?: { partitions: number; replication: number };
-  skipOversized: boolean;
   format: Format;
   retry: KafkaRetryPolicy;
   /** The earliest --since of the run's tables (raw ServiceNow time): how old its records can be. */

@@ -73,6 +73,7 @@ const tokenUrl = z.string().refine((v) => {
 export const SINKS = ['stdout', 'file', 'kafka'] as const;
 export const FORMATS = ['raw', 'envelope'] as const;
 export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
+export const LOG_FORMATS = ['human', 'json'] as const;
 
 // The settings a table may also have of its own (`tables.<name>` in the rc file), without
 // defaults here so that a table without its own value takes the run's.
@@ -189,6 +190,13 @@ export const configFields = {
   topicPartitions: int(1, 100_000).optional(),
   topicReplication: int(1, 100).optional(),
   skipOversized: bool.default(false),
+
+  // Metrics and logs (issue 12, items 4-5): Prometheus metrics and a health probe over HTTP
+  // (metrics/), JSON lines on stderr (ui/reporter.ts).
+  metricsPort: int(0, 65_535).optional(),
+  /** Default 127.0.0.1 (see cli/observers.ts): only this machine unless told otherwise. */
+  metricsHost: z.string().trim().min(1, 'must not be empty').optional(),
+  logFormat: z.preprocess(lower, z.enum(LOG_FORMATS, { error: 'must be human or json' })).default('human'),
 };
 
 export const configSchema = z.object(configFields);

@@ -12,6 +12,7 @@ import { RunView } from '../../ui/run-view.js';
 import { summaryLine } from '../../ui/summary.js';
 import { buildClient, buildSink, tableJob } from '../components.js';
 import { reportError } from '../exit.js';
+import { attachObservers } from '../observers.js';
 import { installSignalHandlers } from '../signals.js';
 
 export type Flags = Record<string, unknown>;
@@ -35,6 +36,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
   const outage = new OutageLog(reporter);
   new RunView(reporter, stats, outage).attach(events);
   const client = buildClient(config, reporter, stats, outage);
+  const observers = await attachObservers(config, { reporter, events, stats, client });
   const sink = await buildSink(config, reporter);
   const store = new FileCheckpointStore(config.checkpoint, { staleAfterMs: config.lockStaleAfter * 1000, onTakeover: (m) => reporter.warn(m) });
   await store.open({ reset: config.reset });
@@ -72,12 +74,13 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
   } finally {
     dispose();
     await store.close();
+    await observers.close();
   }
 }
 
 export async function exportCommand(flags: Flags): Promise<number> {
   const { config, warnings } = await loadConfig({ flags });
-  const reporter = new Reporter({ quiet: config.quiet, verbose: config.verbose });
+  const reporter = new Reporter({ quiet: config.quiet, verbose: config.verbose, format: config.logFormat });
   for (const w of warnings) reporter.warn(w);
   return runExport(config, reporter);
 }

@@ -117,6 +117,9 @@ describe('--log-format json (built CLI)', () => {
     const fromRc = await runCli(['--batch-size', 'many'], { cwd: dir, env: { SERVICENOW_PASSWORD: 'admin' } });
     expect(fromRc.code).toBe(2);
     expect(jsonLines(fromRc.stderr)[0]).toMatchObject({ level: 'error', msg: expect.stringContaining('--batch-size') });
+    const runFromRc = await runCli(['--checkpoint', join(dir, 'cp.json')], { cwd: dir, env: { SERVICENOW_PASSWORD: 'admin' } });
+    expect(runFromRc.code).toBe(0);
+    expect(jsonLines(runFromRc.stderr).at(-1)).toMatchObject({ event: 'summary', rows: 120 });
     const badFlagRc = await runCli(['--bogus'], { cwd: dir });
     expect(badFlagRc.code).toBe(2);
     expect(jsonLines(badFlagRc.stderr)[0]).toMatchObject({ level: 'error', msg: expect.stringContaining("unknown option '--bogus'") });

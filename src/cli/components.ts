@@ -49,6 +49,20 @@ export function buildAuth(config: Config, options: OAuthOptions): AuthProvider {
   );
 }
 
+/** Listeners added to a client after it was built (metrics: cli/observers.ts), by client. */
+const moreListeners = new WeakMap<ServiceNowClient, ClientEvents[]>();
+
+/** Hears every request and retry of a client built by buildClient; returns how to stop. */
+export function observeClient(client: ServiceNowClient, listener: ClientEvents): () => void {
+  const list = moreListeners.get(client);
+  if (!list) throw new Error('observeClient: the client was not built by buildClient');
+  list.push(listener);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
 /**
  * The client of the run and its one transport, which OAuth shares. The TLS files are read here,
  * before anything connects (an unreadable one is exit 2).
@@ -62,20 +76,23 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
     userAgent: config.userAgent,
   });
   const retry = retryPolicy(config, env);
+  const more: ClientEvents[] = [];
   const events: ClientEvents = {
     request: (r) => {
       reporter.verbose(
         `${r.method} ${readableUrl(r.url)} → ${r.status ?? 'no response'}${r.rows !== undefined ? ` (${r.rows} rows)` : ''} ${r.ms} ms${r.error ? ` — ${r.error}` : ''}`,
       );
       if (!r.error) outage.recovered();
+      for (const l of more) l.request?.(r);
     },
     retry: (err, attempt, delay) => {
       stats.retries += 1;
       outage.failed(err, delay);
       reporter.verbose(`retry ${attempt} of ${config.retries} in ${(delay / 1000).toFixed(1)} s`);
+      for (const l of more) l.retry?.(err, attempt, delay);
     },
   };
-  return new ServiceNowClient({
+  const client = new ServiceNowClient({
     url: config.url,
     auth: buildAuth(config, { transport, retry, onRetry: events.retry }),
     user: config.user,
@@ -92,6 +109,8 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
     }),
     events,
   });
+  moreListeners.set(client, more);
+  return client;
 }
 
 /** The reader of a table's rows, and with --deletes of its deletes, as the pipeline's job. */

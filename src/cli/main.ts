@@ -1,10 +1,11 @@
 import { Command, CommanderError, Help, Option } from 'commander';
-import { Reporter } from '../ui/reporter.js';
+import { Reporter, setDefaultLogFormat } from '../ui/reporter.js';
 import type { Flags } from './commands/export.js';
 import { reportError } from './exit.js';
 import { VERSION } from '../errors/version.js';
 import { connectionOptions, DEMO_REFUSED, exportOptions, GROUP, otherOptions, runOptions } from './options.js';
 import { forcedExit } from './signals.js';
+import { logFormatFromArgs, logFormatFromRc } from './log-format.js';
 
 /** What `nowpipe` alone prints (nothing to export yet): where to start, not every option. */
 const SHORT_USAGE = `nowpipe exports a ServiceNow table to stdout (NDJSON), files or Kafka.
@@ -66,17 +67,20 @@ function commandsFirst(cmd: Command, helper: Help): string {
   return `${blocks.join('\n\n')}\n`;
 }
 
-function program(run: (task: Promise<number>) => void): Command {
+const HELP_AFTER_ERROR = '(run nowpipe --help for usage)';
+
+/** `writeErr`: where commander's own errors go (held until the log format is known). */
+function program(run: (task: Promise<number>) => void, writeErr: (s: string) => void): Command {
   const root = new Command('nowpipe')
     .description('Export a ServiceNow table: a backfill from --since, then (--follow) every change, to stdout, files or Kafka.\nDocumentation: https://github.com/nowpipe/nowpipe#readme')
-    .showHelpAfterError('(run nowpipe --help for usage)')
+    .showHelpAfterError(HELP_AFTER_ERROR)
     // The subcommands declare the same flags as the default command: without this, the root
     // would take `check --url …` for itself and leave check with no url.
     .enablePositionalOptions()
     // A word that is no command reaches the action, which names it (with a suggestion).
     .allowExcessArguments()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeErr })
     .configureHelp({ formatHelp: commandsFirst });
   // Each command's modules load when it runs (the simulator only for demo): start-up time counts
   // in every cron run.
@@ -137,29 +141,59 @@ async function nothingToDo(argv: string[]): Promise<boolean> {
   return rc.raw === undefined;
 }
 
+/**
+ * --log-format json, said before the configuration is read: on the command line or in the
+ * environment (set at start), or, once something went wrong, in the rc file.
+ */
+async function settleLogFormat(argv: string[]): Promise<boolean> {
+  if (logFormatFromArgs(argv) === undefined && (await logFormatFromRc(argv)) === 'json') setDefaultLogFormat('json');
+  return new Reporter().json;
+}
+
+/** commander's error (`error: unknown option '--tabel'` and its suggestion), in the log format. */
+async function sayUsageError(text: string, argv: string[]): Promise<void> {
+  if (!(await settleLogFormat(argv))) {
+    process.stderr.write(text);
+    return;
+  }
+  const message = text.replace(`${HELP_AFTER_ERROR}\n`, '').replace(/^error: /, '').trim();
+  if (message !== '') new Reporter().error(message, 'run nowpipe --help for usage');
+}
+
 /** The only place nowpipe exits: every outcome becomes an exit code here. */
 async function main(argv: string[]): Promise<void> {
+  const early = logFormatFromArgs(argv);
+  if (early) setDefaultLogFormat(early);
   if (await nothingToDo(argv)) {
-    process.stderr.write(SHORT_USAGE);
+    if (early === 'json') new Reporter().error('nothing to export: no --url, no SERVICENOW_URL and no rc file', 'run nowpipe demo to try it, or nowpipe --help for every option');
+    else process.stderr.write(SHORT_USAGE);
     process.exit(2);
   }
   let task: Promise<number> | undefined;
+  let usageError = '';
   try {
-    await program((t) => {
-      task = t;
-    }).parseAsync(argv);
+    await program(
+      (t) => {
+        task = t;
+      },
+      (s) => (usageError += s),
+    ).parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       const help = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+      if (usageError !== '') await sayUsageError(usageError, argv);
       process.exit(help ? 0 : 2);
     }
+    await settleLogFormat(argv);
     process.exit(reportError(err, new Reporter()));
   }
+  if (usageError !== '') process.stderr.write(usageError);
   let code: number;
   try {
     // A second signal quits at once, whatever the command is still doing.
     code = task ? await Promise.race([task, forcedExit]) : 0;
   } catch (err) {
+    await settleLogFormat(argv);
     code = reportError(err, new Reporter({ verbose: argv.includes('--verbose') || argv.includes('-v') }));
   }
   // Keep-alive sockets and timers must not keep a finished run alive.

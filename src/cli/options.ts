@@ -105,7 +105,10 @@ export function exportOptions(cmd: Command): Command {
     .option('--concurrency <n>', 'requests in flight for the whole run, and slices of a large backfill (default: up to 4, slicing only a slow instance)')
     .option('--max-requests-per-hour <n>', 'pace requests below the instance rate-limit rule')
     .option('--max-requests-per-second <n>', 'pace requests per second')
-    .option('--continue-on-error', 'with several tables, let the others go on when one fails (exit 1 at the end)');
+    .option('--continue-on-error', 'with several tables, let the others go on when one fails (exit 1 at the end)')
+    // Metrics and health (src/metrics/, wired in cli/observers.ts).
+    .option('--metrics-port <port>', 'serve Prometheus metrics on /metrics and a health check on /healthz at this port')
+    .option('--metrics-host <address>', 'address the metrics server listens on (default 127.0.0.1; 0.0.0.0 for every interface, e.g. in Kubernetes)');
 }
 
 /** Flags every command has: where settings come from and how much it says. */
@@ -114,7 +117,8 @@ export function runOptions(cmd: Command): Command {
     .optionsGroup(GROUP.run)
     .option('--config <file>', 'rc file or Kafka Connect connector JSON to read settings from')
     .option('-q, --quiet', 'only errors and warnings on stderr')
-    .option('-v, --verbose', 'log every request (never credentials)');
+    .option('-v, --verbose', 'log every request (never credentials)')
+    .addOption(new Option('--log-format <format>', 'stderr as text for people (human, the default) or one JSON object per line (json, for log shippers; env NOWPIPE_LOG_FORMAT)').choices(['human', 'json']));
 }
 
 /** -h (and -V on the root) last, under their own heading. */

@@ -82,6 +82,8 @@ export const ENV_KEYS: Array<{ env: string; key: Key }> = [
   { env: 'KAFKA_USERNAME', key: 'kafkaUsername' },
   { env: 'KAFKA_PASSWORD', key: 'kafkaPassword' },
   { env: 'NOWPIPE_HTTP_SECRET', key: 'httpSecret' },
+  // Read before anything else too (cli/log-format.ts): a container's errors about its flags come out as JSON.
+  { env: 'NOWPIPE_LOG_FORMAT', key: 'logFormat' },
 ];
 
 /** Keys whose values are secrets: never echoed in warnings, errors or logs. */

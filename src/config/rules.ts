@@ -23,6 +23,7 @@ export function crossFieldProblems(c: Partial<ParsedConfig>, failed: ReadonlySet
   if ((c.oauthTokenUrl !== undefined || c.oauthScope !== undefined) && c.clientId === undefined) {
     add('clientId', '--oauth-token-url and --oauth-scope are for OAuth: give --client-id too');
   }
+  if (c.metricsHost !== undefined && c.metricsPort === undefined) add('metricsHost', 'needs --metrics-port: the port to serve /metrics and /healthz on');
   if (c.sink === 'file' && c.output === undefined) add('output', 'required with --sink file: the folder to write the files to (--output <dir>)');
   // Queries the cursor cannot be combined with: refused with the rest, before anything connects.
   const queries: Array<[string, string | undefined]> = [['query', c.query], ...Object.entries(c.tables ?? {}).map(([t, s]): [string, string | undefined] => [`tables.${t}.query`, s.query])];

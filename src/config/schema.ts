@@ -76,6 +76,7 @@ export const FORMATS = ['raw', 'envelope'] as const;
 export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
 /** Requests in flight when --concurrency is not given. */
 export const DEFAULT_CONCURRENCY = 4;
+export const LOG_FORMATS = ['human', 'json'] as const;
 
 // The settings a table may also have of its own (`tables.<name>` in the rc file), without
 // defaults here so that a table without its own value takes the run's.
@@ -226,6 +227,12 @@ export const configFields = {
   httpRetries: int(0, 1000).default(8),
   onBadRow: z.preprocess(lower, z.enum(['fail', 'skip'], { error: 'must be fail or skip' })).optional(),
   deadLetter: z.string().min(1, 'must not be empty').optional(),
+  // Metrics and logs (issue 12, items 4-5): Prometheus metrics and a health probe over HTTP
+  // (metrics/), JSON lines on stderr (ui/reporter.ts).
+  metricsPort: int(0, 65_535).optional(),
+  /** Default 127.0.0.1 (see cli/observers.ts): only this machine unless told otherwise. */
+  metricsHost: z.string().trim().min(1, 'must not be empty').optional(),
+  logFormat: z.preprocess(lower, z.enum(LOG_FORMATS, { error: 'must be human or json' })).default('human'),
 };
 
 export const configSchema = z.object(configFields);

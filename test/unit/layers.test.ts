@@ -12,6 +12,8 @@
 //               config or the terminal
 //   pipeline    the export engine: it takes options of its own and emits events, so it
 //               knows nothing of the config or the terminal
+//   metrics     Prometheus metrics and /healthz: subscribes to the pipeline's events and is
+//               handed the HTTP client's requests, with options of its own (no config, no terminal)
 //   ui          the terminal: reporter, outage log, the view that subscribes to the events
 //   config      the settings schema and its rules
 //   cli         commands, flags, exit codes; puts the components together (and maps the config
@@ -27,7 +29,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const LAYERS = ['errors', 'fsutil', 'servicenow', 'checkpoint', 'sinks', 'pipeline', 'ui', 'config', 'cli'] as const;
+const LAYERS = ['errors', 'fsutil', 'servicenow', 'checkpoint', 'sinks', 'pipeline', 'metrics', 'ui', 'config', 'cli'] as const;
 
 /** Folders whose imports are limited to a list (a path prefix under src/), whatever their place. */
 const ONLY: Record<string, string[]> = {
@@ -111,6 +113,8 @@ describe('layers of src/', () => {
     expect(violation('cli/commands/demo.ts', 'sim/index.js')).toBeUndefined();
     expect(violation('sinks/kafka/settings.ts', 'config/schema.js')).toMatch(/sinks is below config/);
     expect(violation('servicenow/client.ts', 'ui/reporter.js')).toMatch(/servicenow is below ui/);
+    expect(violation('metrics/run-metrics.ts', 'pipeline/events.js')).toBeUndefined();
+    expect(violation('pipeline/run.ts', 'metrics/index.js')).toMatch(/pipeline is below metrics/);
     expect(violation('config/schema.ts', 'sinks/kafka/validate.js')).toMatch(/src\/config\/ may import only/);
     expect(violation('sim/server.ts', 'servicenow/query.js')).toMatch(/src\/sim\/ may import only/);
     expect(violation('pipeline/export.ts', 'sim/index.js')).toMatch(/only cli may import src\/sim\//);

@@ -38,7 +38,8 @@ export interface CheckReport {
 class Report {
   readonly checks: CheckResult[] = [];
   readonly warnings: string[] = [];
-  private readonly out = new Reporter({ stream: process.stdout });
+  // The report is data for people (or --json): never in the log format of stderr.
+  private readonly out = new Reporter({ stream: process.stdout, format: 'human' });
 
   constructor(
     readonly err: Reporter,
@@ -58,7 +59,7 @@ class Report {
 
   add(result: CheckResult): void {
     this.checks.push(result);
-    if (result.status === 'warn') this.err.warn(result.message);
+    if (result.status === 'warn') this.err.warn(result.message, { table: result.table });
     else if (!this.json) this.out.info(this.line(result));
   }
 
@@ -104,7 +105,7 @@ export async function checkCommand(flags: Flags): Promise<number> {
   try {
     const loaded = await loadConfig({ flags: rest });
     const secrets = secretsOf(loaded.config as unknown as Record<string, unknown>);
-    report = new Report(new Reporter({ quiet: false, verbose: loaded.config.verbose }), json === true, secrets);
+    report = new Report(new Reporter({ quiet: false, verbose: loaded.config.verbose, format: loaded.config.logFormat }), json === true, secrets);
     await runChecks(loaded, report);
   } catch (err) {
     // The error itself goes to stderr from the CLI, with its exit code; --json still gets its document.

@@ -13,7 +13,7 @@ import { shiftSnTimestamp } from '../servicenow/time.js';
  * bottleneck: several slices in flight then pay. Below it (an instance on the same network that
  * answers at once) one cursor is as fast and lighter, since nowpipe's own work does not split.
  */
-export const SLICE_ABOVE_MS = 50;
+export const SLICE_ABOVE_MS = 100;
 
 /** How many slices a backfill of `total` rows deserves: none unless it spans several pages and the instance is slow. */
 export function sliceCount(total: number | undefined, concurrency: number, batchSize: number, probeMs = Infinity): number {

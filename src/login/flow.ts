@@ -30,14 +30,19 @@ const seconds = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${M
 /** Waits for `p`, or fails at the deadline, or stops with the signal. */
 function within<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined, late: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const stop = () => reject(signal?.reason);
-    const timer = setTimeout(() => reject(late()), ms);
-    signal?.addEventListener('abort', stop, { once: true });
-    if (signal?.aborted) stop();
-    p.then(resolve, reject).finally(() => {
+    const settle = (f: () => void) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', stop);
-    });
+      f();
+    };
+    const stop = () => settle(() => reject(signal?.reason));
+    const timer = setTimeout(() => settle(() => reject(late())), ms);
+    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop();
+    p.then(
+      (v) => settle(() => resolve(v)),
+      (e: unknown) => settle(() => reject(e)),
+    );
   });
 }
 

@@ -6,7 +6,8 @@ import { basicAuth, ServiceNowClient, type AuthProvider, type ClientEvents } fro
 import { readableUrl } from '../servicenow/response.js';
 import { OAuthProvider, type OAuthOptions } from '../servicenow/oauth.js';
 import { readTlsMaterial } from '../servicenow/tls.js';
-import { createTransport, DEFAULT_USER_AGENT } from '../servicenow/transport.js';
+import { createTransport, DEFAULT_USER_AGENT, type Transport } from '../servicenow/transport.js';
+import { saveLogin } from '../login/store.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader, type ReaderOptions } from '../servicenow/reader.js';
 import { auditShape, tableShape } from '../servicenow/entry.js';
@@ -22,7 +23,7 @@ import type { Reporter } from '../ui/reporter.js';
 import { OutageLog } from '../ui/outage.js';
 
 /** Test hook: NOWPIPE_RETRY_BASE_MS shortens backoff so fault tests do not sleep for real. */
-function retryPolicy(config: Config, env: NodeJS.ProcessEnv): RetryPolicy {
+export function retryPolicy(config: Config, env: NodeJS.ProcessEnv = process.env): RetryPolicy {
   const base = Number(env.NOWPIPE_RETRY_BASE_MS);
   return {
     ...DEFAULT_RETRY_POLICY,
@@ -34,6 +35,7 @@ function retryPolicy(config: Config, env: NodeJS.ProcessEnv): RetryPolicy {
 /** Basic auth, or OAuth (over the run's transport and retry policy) when a client id is configured. */
 export function buildAuth(config: Config, options: OAuthOptions): AuthProvider {
   if (config.clientId === undefined) return basicAuth(config.user, config.password);
+  const login = config.storedLogin;
   return new OAuthProvider(
     {
       url: config.url,
@@ -44,6 +46,9 @@ export function buildAuth(config: Config, options: OAuthOptions): AuthProvider {
       user: config.user,
       password: config.password,
       refreshToken: config.refreshToken,
+      refusedHint: login
+        ? `the login stored by nowpipe login (${login.savedAt.slice(0, 10)}) has expired or been revoked (refresh tokens last 100 days unless the OAuth application says otherwise): run nowpipe login --url ${config.url} --client-id ${config.clientId} again`
+        : undefined,
     },
     options,
   );
@@ -63,18 +68,37 @@ export function observeClient(client: ServiceNowClient, listener: ClientEvents):
   };
 }
 
-/**
- * The client of the run and its one transport, which OAuth shares. The TLS files are read here,
- * before anything connects (an unreadable one is exit 2).
- */
-export function buildClient(config: Config, reporter: Reporter, stats: RunStats, outage = new OutageLog(reporter), env = process.env): ServiceNowClient {
-  const transport = createTransport({
+/** A stored login whose refresh token the instance rotates keeps the new one for the next run. */
+function keepRotatedToken(config: Config, reporter: Reporter): OAuthOptions['onRefreshToken'] {
+  const login = config.storedLogin;
+  if (login === undefined || config.clientId === undefined) return undefined;
+  const clientId = config.clientId;
+  return async (refreshToken) => {
+    try {
+      await saveLogin(login.path, { instance: config.url, clientId, refreshToken, savedAt: new Date().toISOString() });
+    } catch (err) {
+      reporter.warn(`the instance replaced the stored refresh token, but nowpipe could not store the new one (${(err as Error).message}): the next run may need nowpipe login again`);
+    }
+  };
+}
+
+/** The one HTTP stack of a run (the TLS files are read here: an unreadable one is exit 2). */
+export function buildTransport(config: Config, env: NodeJS.ProcessEnv = process.env): Transport {
+  return createTransport({
     timeoutMs: config.timeout * 1000,
     connectTimeoutMs: config.connectTimeout * 1000,
     proxy: config.proxy,
     tls: readTlsMaterial({ ca: config.ca, cert: config.cert, key: config.key }, env),
     userAgent: config.userAgent,
   });
+}
+
+/**
+ * The client of the run and its one transport, which OAuth shares. The TLS files are read here,
+ * before anything connects (an unreadable one is exit 2).
+ */
+export function buildClient(config: Config, reporter: Reporter, stats: RunStats, outage = new OutageLog(reporter), env = process.env): ServiceNowClient {
+  const transport = buildTransport(config, env);
   const retry = retryPolicy(config, env);
   const more: ClientEvents[] = [];
   const events: ClientEvents = {
@@ -94,7 +118,7 @@ export function buildClient(config: Config, reporter: Reporter, stats: RunStats,
   };
   const client = new ServiceNowClient({
     url: config.url,
-    auth: buildAuth(config, { transport, retry, onRetry: events.retry }),
+    auth: buildAuth(config, { transport, retry, onRetry: events.retry, onRefreshToken: keepRotatedToken(config, reporter) }),
     user: config.user,
     timeoutMs: config.timeout * 1000,
     connectTimeoutMs: config.connectTimeout * 1000,

@@ -3,7 +3,7 @@ import { Reporter, setDefaultLogFormat } from '../ui/reporter.js';
 import type { Flags } from './commands/export.js';
 import { reportError } from './exit.js';
 import { VERSION } from '../errors/version.js';
-import { connectionOptions, DEMO_REFUSED, exportOptions, GROUP, otherOptions, runOptions } from './options.js';
+import { connectionOptions, DEMO_REFUSED, exportOptions, GROUP, loginOptions, logoutOptions, otherOptions, runOptions } from './options.js';
 import { forcedExit } from './signals.js';
 import { logFormatFromArgs, logFormatFromRc } from './log-format.js';
 
@@ -29,6 +29,7 @@ Examples:
     --user integration --password-file ~/.sn-password --follow | jq -r .number
   nowpipe --table incident --sink file --output /data/sn --compress gzip   (url and user in .nowpiperc)
   nowpipe --config servicenow-source.json      a Confluent connector file as it is
+  nowpipe login --url https://acme.service-now.com --client-id 3f1c…   log in once in a browser (OAuth)
   nowpipe help check                           one command's options
 
 Exit codes:
@@ -56,6 +57,28 @@ Examples:
 
 demo always runs against its own simulated instance (user admin, nothing to set up), so
 --url, --config and the credential flags are refused.
+`;
+
+const LOGIN_HELP = `
+Examples:
+  nowpipe login --url https://acme.service-now.com --client-id 3f1c…
+  nowpipe login --url https://acme.service-now.com --client-id 3f1c… --redirect-port 8765 --no-browser
+  nowpipe --url https://acme.service-now.com --client-id 3f1c… --table incident   (uses the login)
+
+nowpipe listens on 127.0.0.1 for the browser's redirect: the OAuth application's Redirect URL
+must be http://127.0.0.1:<port>/callback (give the port with --redirect-port). The refresh token
+is stored in ~/.config/nowpipe/credentials.json ($XDG_CONFIG_HOME/nowpipe/ when set), readable
+only by you; it is never printed. Exit 0 when logged in, 1 when the login failed or was denied,
+2 for a usage or configuration error, 130 when cancelled with Ctrl-C (nothing is stored).
+`;
+
+const LOGOUT_HELP = `
+Examples:
+  nowpipe logout --url https://acme.service-now.com
+  nowpipe logout --url https://acme.service-now.com --client-id 3f1c…
+
+It removes the refresh token from nowpipe's credentials file; the instance still honours it until
+it expires or an admin revokes it (System OAuth > Manage Tokens).
 `;
 
 /** The root's help lists its commands before its ~55 options, not after them. */
@@ -112,6 +135,18 @@ function program(run: (task: Promise<number>) => void, writeErr: (s: string) => 
     .addHelpText('after', DEMO_EXAMPLES.trimEnd())
     .exitOverride()
     .action((flags: Flags) => run(import('./commands/demo.js').then((m) => m.demoCommand(flags))));
+  const login = loginOptions(root.command('login').description('log in from a terminal with OAuth (authorization code + PKCE) and keep the refresh token for later runs'));
+  otherOptions(runOptions(login))
+    .addHelpText('after', LOGIN_HELP.trimEnd())
+    .exitOverride()
+    .action((flags: Flags) => run(import('./commands/login.js').then((m) => m.loginCommand(flags))));
+
+  const logout = logoutOptions(root.command('logout').description('remove the login nowpipe login stored for an instance'));
+  otherOptions(runOptions(logout))
+    .addHelpText('after', LOGOUT_HELP.trimEnd())
+    .exitOverride()
+    .action((flags: Flags) => run(import('./commands/logout.js').then((m) => m.logoutCommand(flags))));
+
   // The root has an action (the export), so commander adds no `help` command by itself.
   root
     .command('help [command]')

@@ -20,28 +20,65 @@ export const GROUP = {
 /** Flags that choose an instance or log in to one: demo has its own instance and refuses them. */
 export const DEMO_REFUSED = ['--url', '--config', '--user', '--password', '--password-file', '--client-id', '--client-secret', '--refresh-token'];
 
+const URL_FLAG = 'instance URL, e.g. https://acme.service-now.com (env SERVICENOW_URL)';
+
 /** Flags shared by every command that talks to an instance. */
 export function connectionOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .optionsGroup(GROUP.instance)
-    .option('--url <url>', 'instance URL, e.g. https://acme.service-now.com (env SERVICENOW_URL)')
+    .option('--url <url>', URL_FLAG)
     .option('--table <name>', 'table to export, e.g. incident (repeat or comma-separate for several)', (v: string, prev?: string[]) => [...(prev ?? []), v])
     .option('--user <name>', 'user name for basic auth (env SERVICENOW_USER)')
     .option('--password <secret>', 'password (env SERVICENOW_PASSWORD; prefer --password-file)')
     .option('--password-file <path>', 'read the password from this file')
     .option('--client-id <id>', 'OAuth client id (env SERVICENOW_CLIENT_ID)')
     .option('--client-secret <secret>', 'OAuth client secret (env SERVICENOW_CLIENT_SECRET)')
-    .option('--refresh-token <token>', 'OAuth refresh token (env SERVICENOW_REFRESH_TOKEN)')
+    .option('--refresh-token <token>', 'OAuth refresh token (env SERVICENOW_REFRESH_TOKEN)');
+  return oauthEndpointOptions(transportOptions(cmd));
+}
+
+/** How requests reach the instance: timeouts, proxy, retries, TLS, User-Agent (rc keys: camelCase). */
+function transportOptions(cmd: Command): Command {
+  return cmd
     .option('--timeout <seconds>', 'per-request timeout (default 120)')
     .option('--proxy <url>', 'HTTPS proxy (env HTTPS_PROXY)')
     .option('--retries <n>', 'retries per request on 429/5xx/network errors (default 8)')
-    // TLS to the instance, User-Agent, custom OAuth setups (rc keys: camelCase).
     .option('--ca <pem file>', 'CA certificate to trust besides the usual ones (an internal CA; NODE_EXTRA_CA_CERTS works too)')
     .option('--cert <pem file>', 'client certificate for mutual TLS (with --key)')
     .option('--key <pem file>', 'private key of --cert (unencrypted PEM)')
-    .option('--user-agent <text>', 'User-Agent header (default nowpipe/<version>)')
+    .option('--user-agent <text>', 'User-Agent header (default nowpipe/<version>)');
+}
+
+/** Custom OAuth setups. */
+function oauthEndpointOptions(cmd: Command): Command {
+  return cmd
     .option('--oauth-token-url <url>', 'OAuth token endpoint (default <url>/oauth_token.do)')
     .option('--oauth-scope <scope>', 'OAuth scope to ask for (sent as scope in the grant)');
+}
+
+// ---- nowpipe login / logout (terminal OAuth, issue 13 item 2) --------------------------------
+
+/** `nowpipe login`: the OAuth client, where the browser goes and comes back, and the transport. */
+export function loginOptions(cmd: Command): Command {
+  cmd
+    .optionsGroup(GROUP.instance)
+    .option('--url <url>', URL_FLAG)
+    .option('--client-id <id>', 'OAuth client id of the application (env SERVICENOW_CLIENT_ID)')
+    .option('--client-secret <secret>', 'its client secret, for a confidential client (env SERVICENOW_CLIENT_SECRET)');
+  oauthEndpointOptions(cmd)
+    .option('--oauth-authorize-url <url>', 'OAuth authorize page (default <url>/oauth_auth.do)')
+    .option('--redirect-port <n>', "listen on this port of 127.0.0.1 (default: a free one); the application's Redirect URL must be http://127.0.0.1:<n>/callback")
+    .option('--no-browser', 'only print the URL to open, never open a browser')
+    .option('--login-timeout <seconds>', 'how long to wait for the browser (default 300)');
+  return transportOptions(cmd);
+}
+
+/** `nowpipe logout`: which stored login to remove. */
+export function logoutOptions(cmd: Command): Command {
+  return cmd
+    .optionsGroup(GROUP.instance)
+    .option('--url <url>', URL_FLAG)
+    .option('--client-id <id>', "remove only this client's login (default: every login stored for the instance)");
 }
 
 /** Flags of the export itself (the default command and demo). */

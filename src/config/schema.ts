@@ -61,15 +61,16 @@ const instanceUrl = z.string().transform((v, ctx) => {
   return parsed.url;
 });
 
-/** --oauth-token-url: a full http(s) URL, never with credentials in it. */
-const tokenUrl = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
-  } catch {
-    return false;
-  }
-}, 'must be a URL such as https://login.acme.com/oauth_token.do (no credentials in it)');
+/** --oauth-token-url, --oauth-authorize-url: a full http(s) URL, never with credentials in it. */
+const endpointUrl = (example: string) =>
+  z.string().refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, `must be a URL such as ${example} (no credentials in it)`);
 
 export const SINKS = ['stdout', 'file', 'kafka', 'http'] as const;
 export const FORMATS = ['raw', 'envelope'] as const;
@@ -127,8 +128,13 @@ export const configFields = {
   cert: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
   userAgent: z.string().regex(/^[\t\x20-\x7e\x80-\xff]+$/, 'must be one line of printable text').optional(),
-  oauthTokenUrl: tokenUrl.optional(),
+  oauthTokenUrl: endpointUrl('https://login.acme.com/oauth_token.do').optional(),
   oauthScope: z.string().min(1).optional(),
+  // `nowpipe login` (issue 13, item 2): the authorize page, a fixed redirect port for an OAuth
+  // application registered with one, and how long to wait for the browser.
+  oauthAuthorizeUrl: endpointUrl('https://login.acme.com/oauth_auth.do').optional(),
+  redirectPort: int(1, 65_535).optional(),
+  loginTimeout: seconds(1, 86_400).default(300),
 
   since: date.default(EPOCH),
   until: date.optional(),
@@ -248,6 +254,8 @@ export interface Config extends Omit<ParsedConfig, 'passwordFile' | 'url' | 'tab
   /** Every table of the run, in the order given. */
   tableNames: string[];
   tableSettings: NonNullable<ParsedConfig['tables']>;
+  /** The refresh token is `nowpipe login`'s, from this credentials file: keep it current, and a refusal says to log in again. */
+  storedLogin?: { path: string; savedAt: string };
 }
 
 /** The config one table runs with: the run's settings with that table's overrides applied. */

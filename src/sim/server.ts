@@ -3,8 +3,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { DateTime } from 'luxon';
 import { compileFilter, compileOrder, parseEncodedQuery, rangeOn } from './encoded-query.js';
 import { fmt, incident, makeRefs, parse, REFERENCE_FIELDS, rng, sysId, type Refs, type Row } from './data.js';
+import { simOAuth, type SimAnswer, type SimOAuthOptions } from './oauth.js';
 
 export type { Row } from './data.js';
+export type { SimOAuthClient, SimOAuthOptions } from './oauth.js';
 
 /** A trap to spring on the next `count` matching requests (default 1). */
 export type Fault = { count?: number; table?: string } & (
@@ -56,8 +58,8 @@ export interface SimOptions {
   unsorted?: boolean;
   totalCount?: 'honest' | 'capped' | 'inflated';
   dateHeaderSkewMs?: number;
-  /** OAuth at /oauth_token.do. */
-  oauth?: { clients: Array<{ id: string; secret: string }>; tokenLifetimeSec?: number; clientCredentials?: boolean };
+  /** OAuth at /oauth_token.do and /oauth_auth.do (see sim/oauth.ts). */
+  oauth?: SimOAuthOptions;
 }
 
 export interface RecordedRequest {
@@ -134,6 +136,8 @@ export interface Simulator {
   startLiveChanges(opts: { perSecond: number; table?: string; updateRatio?: number; deleteRatio?: number; lateCommitRatio?: number; lateByMs?: number; onChange?: (op: 'c' | 'u' | 'd', row: Row) => void }): () => void;
   /** Expires every OAuth access token now (refresh tokens stay valid). */
   expireTokens(): void;
+  /** Revokes every OAuth refresh token (as an admin would, or 100 days would). */
+  revokeRefreshTokens(): void;
 }
 
 const HIBERNATION_PAGE = '<!DOCTYPE html><html><head><title>Instance Hibernating page</title></head><body><h1>Your instance is hibernating</h1><p>Sign in to the developer portal to wake it up.</p></body></html>';
@@ -156,8 +160,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   const tables = new Map<string, SimTable>();
   const faults: Fault[] = [...(options.faults ?? [])];
   const requests: RecordedRequest[] = [];
-  const tokens = new Map<string, { expiresAt: number; user?: string }>();
-  const refreshTokens = new Map<string, { user?: string; client: string }>();
+  const oauth = simOAuth(options.oauth, users, random, clock);
   let down = false;
   let inflight = 0;
   let counter = 0;
@@ -242,9 +245,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       return { ok: user !== undefined, user, kind: 'basic' };
     }
     if (h.startsWith('Bearer ')) {
-      const t = tokens.get(h.slice(7));
-      const ok = t !== undefined && t.expiresAt > clock();
-      return { ok, user: users.find((x) => x.user === t?.user) ?? { user: 'oauth', password: '' }, kind: 'bearer' };
+      const t = oauth.bearer(h.slice(7));
+      return { ok: t.ok, user: users.find((x) => x.user === t.user) ?? { user: 'oauth', password: '' }, kind: 'bearer' };
     }
     return { ok: false, kind: 'none' };
   }
@@ -288,36 +290,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     else go();
   }
 
-  function handleOAuth(req: IncomingMessage, res: ServerResponse, body: string, rec: RecordedRequest): void {
-    const form = new URLSearchParams(body);
-    const clients = options.oauth?.clients ?? [];
-    const client = clients.find((c) => c.id === form.get('client_id') && c.secret === (form.get('client_secret') ?? ''));
-    const lifetime = options.oauth?.tokenLifetimeSec ?? 1800;
-    const deny = () => {
-      rec.status = 401;
-      send(res, 401, JSON.stringify({ error_description: 'access_denied', error: 'server_error' }));
-    };
-    if (!client || !(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) return deny();
-    let user: string | undefined;
-    const grant = form.get('grant_type');
-    if (grant === 'password') {
-      const u = users.find((x) => x.user === form.get('username') && x.password === form.get('password'));
-      if (!u) return deny();
-      user = u.user;
-    } else if (grant === 'refresh_token') {
-      const r = refreshTokens.get(form.get('refresh_token') ?? '');
-      if (!r || r.client !== client.id) return deny();
-      user = r.user;
-    } else if (grant === 'client_credentials') {
-      if (options.oauth?.clientCredentials === false) return deny();
-      user = users[0]?.user;
-    } else return deny();
-    const access = sysId(random) + sysId(random);
-    tokens.set(access, { expiresAt: clock() + lifetime * 1000, user });
-    const refresh = grant === 'refresh_token' ? form.get('refresh_token')! : sysId(random);
-    refreshTokens.set(refresh, { user, client: client.id });
-    rec.status = 200;
-    send(res, 200, JSON.stringify({ access_token: access, refresh_token: refresh, scope: 'useraccount', token_type: 'Bearer', expires_in: lifetime }));
+  function answer(res: ServerResponse, rec: RecordedRequest, a: SimAnswer): void {
+    rec.status = a.status;
+    send(res, a.status, a.body, a.headers);
   }
 
   function handleTable(req: IncomingMessage, res: ServerResponse, url: URL, rec: RecordedRequest, user: SimUser | undefined): void {
@@ -452,7 +427,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     req.setEncoding('utf8');
     req.on('data', (d: string) => (body += d));
     req.on('end', () => {
-      if (url.pathname === '/oauth_token.do' && req.method === 'POST') return handleOAuth(req, res, body, rec);
+      if (url.pathname === '/oauth_token.do' && req.method === 'POST') return answer(res, rec, oauth.token(req.headers['content-type'] ?? '', body));
+      if (url.pathname === '/oauth_auth.do' && req.method === 'GET') return answer(res, rec, oauth.authorize(url.searchParams));
       const auth = authenticate(req);
       rec.auth = auth.kind;
       if (!auth.ok) {
@@ -545,9 +521,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       }, Math.max(1, Math.round(1000 / o.perSecond)));
       return () => clearInterval(timer);
     },
-    expireTokens() {
-      for (const t of tokens.values()) t.expiresAt = 0;
-    },
+    expireTokens: () => oauth.expireTokens(),
+    revokeRefreshTokens: () => oauth.revokeRefreshTokens(),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

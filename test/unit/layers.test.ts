@@ -6,6 +6,8 @@
 //   errors      the error classes everything throws, redaction, the version
 //   fsutil      small file-system helpers (may not exist yet)
 //   servicenow  the instance: HTTP client, reader, query, time
+//   login       `nowpipe login`: the authorization-code flow (PKCE, the local redirect
+//               listener, the browser) and the credentials file of stored refresh tokens
 //   checkpoint  the saved position
 //   sinks       stdout, files, Kafka; each sink takes its own options type and tells people
 //               things through its own narrow shape (SinkNotices), so it knows nothing of the
@@ -20,8 +22,9 @@
 //               onto each component's options, e.g. cli/kafka-settings.ts)
 //
 // Two folders stand apart from the line:
-//   config      imports only errors and servicenow (time parsing, query rules): it validates
-//               settings and never builds a component, so no component's code runs to parse a flag.
+//   config      imports only errors and servicenow (time parsing, query rules), and the stored
+//               logins (login/store, read as --password-file is): it validates settings and
+//               never builds a component, so no component's code runs to parse a flag.
 //   sim         the simulated instance is a stand-alone server: it imports only
 //               servicenow/time, and only cli (the demo command) imports it.
 //
@@ -29,11 +32,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const LAYERS = ['errors', 'fsutil', 'servicenow', 'checkpoint', 'sinks', 'pipeline', 'metrics', 'ui', 'config', 'cli'] as const;
+const LAYERS = ['errors', 'fsutil', 'servicenow', 'login', 'checkpoint', 'sinks', 'pipeline', 'metrics', 'ui', 'config', 'cli'] as const;
 
 /** Folders whose imports are limited to a list (a path prefix under src/), whatever their place. */
 const ONLY: Record<string, string[]> = {
-  config: ['errors/', 'servicenow/'],
+  config: ['errors/', 'servicenow/', 'login/store.'],
   sim: ['servicenow/time.'],
 };
 

@@ -195,7 +195,5 @@ describe('FileLock (a lease)', () => {
     expect(outcomes.filter((o) => !o.startsWith('got ') && o !== 'refused')).toEqual([]);
     held.sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < held.length; i++) expect(held[i]![0]).toBeGreaterThanOrEqual(held[i - 1]![1]);
-    // Started together, most are refused while the first holds it.
-    expect(outcomes.filter((o) => o === 'refused').length).toBeGreaterThanOrEqual(6 - held.length);
   });
 });

@@ -28,6 +28,7 @@ Examples:
     --user integration --password-file ~/.sn-password --follow | jq -r .number
   nowpipe --table incident --sink file --output /data/sn --compress gzip   (url and user in .nowpiperc)
   nowpipe --config servicenow-source.json      a Confluent connector file as it is
+  nowpipe --table incident --types             typed values: numbers, booleans, ISO dates (nowpipe schema --table incident)
   nowpipe help check                           one command's options
 
 Exit codes:
@@ -55,6 +56,14 @@ Examples:
 
 demo always runs against its own simulated instance (user admin, nothing to set up), so
 --url, --config and the credential flags are refused.
+`;
+
+const SCHEMA_EXAMPLES = `
+Examples:
+  nowpipe schema --url https://acme.service-now.com --table incident --user integration > incident.schema.json
+  nowpipe schema --table incident --format connect | jq '.fields[] | select(.type != "string")'
+
+The schema goes to stdout. It needs read access to sys_db_object and sys_dictionary.
 `;
 
 /** The root's help lists its commands before its ~55 options, not after them. */
@@ -98,6 +107,14 @@ function program(run: (task: Promise<number>) => void): Command {
     .addHelpText('after', CHECK_EXAMPLES.trimEnd())
     .exitOverride()
     .action((flags: Flags) => run(import('./commands/check.js').then((m) => m.checkCommand(flags))));
+
+  const schema = connectionOptions(root.command('schema').description("print a table's JSON Schema (or Kafka Connect schema), read from its dictionary: the rows --types writes"))
+    .optionsGroup(GROUP.where)
+    .addOption(new Option('--format <name>', 'json-schema (default: JSON Schema draft 2020-12) or connect (the schema of --format connect-json messages)').choices(['json-schema', 'connect']));
+  otherOptions(runOptions(schema))
+    .addHelpText('after', SCHEMA_EXAMPLES.trimEnd())
+    .exitOverride()
+    .action((flags: Flags) => run(import('./commands/schema.js').then((m) => m.schemaCommand(flags))));
 
   const demo = runOptions(exportOptions(connectionOptions(root.command('demo').description('run an export against a built-in simulated instance (no credentials needed)'))))
     .optionsGroup(GROUP.demo)

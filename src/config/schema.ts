@@ -71,7 +71,7 @@ const tokenUrl = z.string().refine((v) => {
 }, 'must be a URL such as https://login.acme.com/oauth_token.do (no credentials in it)');
 
 export const SINKS = ['stdout', 'file', 'kafka'] as const;
-export const FORMATS = ['raw', 'envelope'] as const;
+export const FORMATS = ['raw', 'envelope', 'connect-json'] as const;
 export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
 
 // The settings a table may also have of its own (`tables.<name>` in the rc file), without
@@ -140,7 +140,9 @@ export const configFields = {
   cursorField: cursorField.default(DEFAULT_CURSOR_FIELD),
 
   sink: z.preprocess(lower, z.enum(SINKS, { error: 'must be stdout, file or kafka' })).default('stdout'),
-  format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw or envelope' })).default('raw'),
+  format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw, envelope or connect-json' })).default('raw'),
+  // Typed rows (issue 13): values converted by the table's dictionary. connect-json implies it.
+  types: bool.default(false),
   /** A lock (checkpoint, output folder) not refreshed for this long is taken over, whatever its host. */
   lockStaleAfter: seconds(2, 86_400).default(30),
   checkpoint: z.string().min(1, 'must not be empty').default('./.nowpipe/checkpoint.json'),
@@ -204,6 +206,11 @@ export interface Config extends Omit<ParsedConfig, 'passwordFile' | 'url' | 'tab
   /** Every table of the run, in the order given. */
   tableNames: string[];
   tableSettings: NonNullable<ParsedConfig['tables']>;
+}
+
+/** Whether rows are typed: --types, or --format connect-json, which is made of typed rows. */
+export function typedRows(c: { types?: boolean; format?: string }): boolean {
+  return c.types === true || c.format === 'connect-json';
 }
 
 /** The config one table runs with: the run's settings with that table's overrides applied. */

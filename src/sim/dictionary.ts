@@ -63,6 +63,7 @@ export const SIM_FIELDS: SimField[] = [
   f('incident', 'caller_id', 'reference', 'Caller', { reference: 'sys_user', maxLength: 32 }),
   f('incident', 'category', 'string', 'Category', { maxLength: 40 }),
   f('incident', 'u_effort_hours', 'decimal', 'Effort (hours)', { maxLength: 15 }),
+  f('incident', 'u_target_date', 'glide_date', 'Target date'),
   ...systemFields('sys_user'),
   f('sys_user', 'name', 'string', 'Name', { maxLength: 151 }),
   ...systemFields('sys_user_group'),

@@ -199,7 +199,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
 
   // Initial data, generated in time order.
   const inc = table('incident');
-  for (const f of ['number', 'short_description', 'description', 'state', 'priority', 'impact', 'urgency', 'active', 'category', 'caller_id', 'opened_by', 'assignment_group', 'opened_at', 'u_effort_hours']) inc.fields.add(f);
+  for (const f of ['number', 'short_description', 'description', 'state', 'priority', 'impact', 'urgency', 'active', 'category', 'caller_id', 'opened_by', 'assignment_group', 'opened_at', 'u_effort_hours', 'u_target_date']) inc.fields.add(f);
   const end = options.end ? parse(options.end) : Math.floor((clock() - 60_000) / 1000) * 1000;
   const start = options.start ? parse(options.start) : end - 30 * 86_400_000;
   const hiddenRatio = options.aclHiddenRatio ?? 0;

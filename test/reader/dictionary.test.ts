@@ -31,6 +31,7 @@ describe('the dictionary of a table, with its parents (simulator over HTTP)', ()
     expect(summary(types, 'sys_updated_on')).toMatchObject({ kind: 'datetime', definedOn: 'task' });
     expect(summary(types, 'caller_id')).toEqual({ kind: 'reference', internalType: 'reference', definedOn: 'incident', reference: 'sys_user' });
     expect(summary(types, 'u_effort_hours')).toMatchObject({ kind: 'number', internalType: 'decimal', definedOn: 'incident' });
+    expect(summary(types, 'u_target_date')).toMatchObject({ kind: 'date', internalType: 'glide_date', definedOn: 'incident' });
     expect(summary(types, 'number')).toMatchObject({ kind: 'string', definedOn: 'task' });
     expect(types.fields.get('number')).toMatchObject({ label: 'Number', maxLength: 40 });
     expect(types.fields.has('')).toBe(false);

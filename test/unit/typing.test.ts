@@ -145,14 +145,14 @@ describe('schemas of the typed rows', () => {
     expect(Object.keys(s.properties)).toEqual(['caller_id', 'number', 'opened_at', 'priority', 'u_cost', 'u_day']);
   });
 
-  it('Connect: int64, float64, Timestamp and Date logical types, strings; fields sorted, all optional; unknown fields strings', () => {
+  it('Connect (JsonConverter names): int64, double (FLOAT64), Timestamp and Date logical types, strings; fields sorted, all optional; unknown fields strings', () => {
     expect(connectSchema(types, ['priority', 'opened_at', 'u_day', 'u_cost', 'caller_id', 'x.name'])).toEqual({
       type: 'struct',
       fields: [
         { type: 'string', optional: true, field: 'caller_id' },
         { type: 'int64', optional: true, name: 'org.apache.kafka.connect.data.Timestamp', version: 1, field: 'opened_at' },
         { type: 'int64', optional: true, field: 'priority' },
-        { type: 'float64', optional: true, field: 'u_cost' },
+        { type: 'double', optional: true, field: 'u_cost' },
         { type: 'int32', optional: true, name: 'org.apache.kafka.connect.data.Date', version: 1, field: 'u_day' },
         { type: 'string', optional: true, field: 'x.name' },
       ],

@@ -59,15 +59,16 @@ export interface ConnectField {
 }
 
 /**
- * Connect types a JDBC sink maps onto columns: date-times as the Timestamp logical type (int64
- * ms), dates as Date (int32 days), so they land in TIMESTAMP and DATE columns, not text.
+ * Connect types as JsonConverter spells them in an envelope (`double` is Connect's FLOAT64; it
+ * has no `float64`). A JDBC sink maps them onto columns: date-times as the Timestamp logical type
+ * (int64 ms), dates as Date (int32 days), so they land in TIMESTAMP and DATE columns, not text.
  */
 export function connectField(element: string, f: FieldType | undefined): ConnectField {
   switch (f?.kind) {
     case 'integer':
       return { type: 'int64', optional: true, field: element };
     case 'number':
-      return { type: 'float64', optional: true, field: element };
+      return { type: 'double', optional: true, field: element };
     case 'boolean':
       return { type: 'boolean', optional: true, field: element };
     case 'datetime':

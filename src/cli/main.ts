@@ -101,7 +101,8 @@ function program(run: (task: Promise<number>) => void): Command {
   const check = connectionOptions(root.command('check').description('check the connection, credentials, table, clock, time zone and delete auditing'))
     .optionsGroup(GROUP.read)
     .option('--query <encoded>', 'extra encoded-query filter to count with')
-    .option('--deletes', 'fail when sys_audit_delete cannot be read');
+    .option('--deletes', 'fail when sys_audit_delete cannot be read')
+    .option('--types', "fail when the table's dictionary cannot be read (what --types needs)");
   runOptions(check).option('--json', 'print the report as one JSON document (for scripts)');
   otherOptions(check)
     .addHelpText('after', CHECK_EXAMPLES.trimEnd())

@@ -167,6 +167,21 @@ describe('--types (built CLI against the simulator)', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
+  it('nowpipe check --types reports the dictionary it would read, and fails (exit 1) when it cannot', async () => {
+    sim = await startSimulator({ rows: 5, users: [{ user: 'admin', password: 'admin' }, { user: 'etl', password: 'pw', deniedTables: ['sys_dictionary'] }] });
+    const ok = await runCli(['check', ...login(sim), '--types']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^✓ --types: 23 fields of incident → task in sys_dictionary \(19 inherited\), 15 converted from strings$/m);
+    const denied = await runCli(['check', '--url', sim.url, '--table', 'incident', '--user', 'etl', '--password', 'pw', '--types', '--json']);
+    expect(denied.code).toBe(1);
+    const report = JSON.parse(denied.stdout) as { ok: boolean; checks: Array<{ check: string; status: string; message: string }> };
+    expect(report.ok).toBe(false);
+    expect(report.checks.find((c) => c.check === 'types')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^--types cannot read the table's dictionary \(user etl may not read table sys_dictionary/) });
+    // Without --types there is no such check.
+    const plain = await runCli(['check', ...login(sim), '--json']);
+    expect((JSON.parse(plain.stdout) as { checks: Array<{ check: string }> }).checks.map((c) => c.check)).not.toContain('types');
+  });
+
   it('a user who may not read the dictionary: exit 1 before any row, saying what to grant', async () => {
     sim = await startSimulator({ rows: 5, users: [{ user: 'etl', password: 'pw', deniedTables: ['sys_dictionary'] }] });
     const res = await runCli(['--url', sim.url, '--table', 'incident', '--user', 'etl', '--password', 'pw', '--checkpoint', join(await tempDir(), 'cp.json'), '--types']);

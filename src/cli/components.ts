@@ -1,4 +1,4 @@
-import { DEFAULT_CONCURRENCY, type Config } from '../config/schema.js';
+import { DEFAULT_CONCURRENCY, typedRows, type Config } from '../config/schema.js';
 import { shownUrl, urlSecrets } from '../config/http-rules.js';
 import { ConfigError } from '../errors/index.js';
 import { registerSecret } from '../errors/redact.js';
@@ -11,7 +11,7 @@ import { saveLogin } from '../login/store.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader, type ReaderOptions } from '../servicenow/reader.js';
 import { auditShape, tableShape } from '../servicenow/entry.js';
-import type { RunEvents, RunStats } from '../pipeline/events.js';
+import { newStats, type RunEvents, type RunStats } from '../pipeline/events.js';
 import type { Stream } from '../pipeline/catch-up.js';
 import type { TableJob } from '../pipeline/table-run.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
@@ -19,6 +19,10 @@ import { failOnBadRow, type BadRowPolicy } from '../sinks/bad-rows.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { StdoutSink } from '../sinks/stdout/index.js';
 import type { Sink } from '../sinks/types.js';
+import { TypedSink } from '../sinks/typed/index.js';
+import { jsonSchema } from '../sinks/typed/schema.js';
+import { readTableTypes } from '../servicenow/dictionary.js';
+import type { FileSink } from '../sinks/file/index.js';
 import type { Reporter } from '../ui/reporter.js';
 import { OutageLog } from '../ui/outage.js';
 
@@ -207,17 +211,40 @@ async function badRowPolicy(config: Config, reporter: Reporter): Promise<BadRowP
   return file;
 }
 
-/** `reporter`: the run's, so a sink's notices do not tear its progress line. */
-export async function buildSink(config: Config, reporter: Reporter): Promise<Sink> {
+/**
+ * `reporter`: the run's, so a sink's notices do not tear its progress line. `client`: the run's,
+ * for --types to read the tables' dictionaries (without it, one of its own is built).
+ */
+export async function buildSink(config: Config, reporter: Reporter, client?: ServiceNowClient): Promise<Sink> {
+  const badRows = await badRowPolicy(config, reporter);
+  const { sink, files } = await destination(config, reporter, badRows);
+  if (!typedRows(config)) return sink;
+  // --types: rows are converted by each table's dictionary, read once at open, before the
+  // destination sees them; a row that cannot be is a bad row.
+  const dictionaries = client ?? buildClient(config, reporter, newStats());
+  return new TypedSink(sink, {
+    tables: config.tableNames,
+    typesOf: (table) => readTableTypes(dictionaries, table),
+    mode: config.format === 'connect-json' ? 'connect' : 'json',
+    rawDeletes: config.format === 'raw',
+    badRows,
+    published: files && ((types) => files.writeBeside(types.table, 'schema.json', `${JSON.stringify(jsonSchema(types), null, 2)}\n`)),
+  });
+}
+
+/** The destination itself: stdout, the file sink (also returned as such, for schema.json) or Kafka. */
+async function destination(config: Config, reporter: Reporter, badRows: BadRowPolicy): Promise<{ sink: Sink; files?: FileSink }> {
+  // connect-json is raw rows (Kafka's tombstones for deletes) whose text the TypedSink made an envelope.
+  const format = config.format === 'connect-json' ? 'raw' : config.format;
   switch (config.sink) {
     case 'stdout':
-      return new StdoutSink(config.format);
+      return { sink: new StdoutSink(format) };
     case 'file': {
       const { FileSink } = await import('../sinks/file/index.js');
-      return new FileSink({
+      const files = new FileSink({
         dir: config.output!, // the schema requires it with --sink file
         tables: config.tableNames,
-        format: config.format,
+        format,
         compress: config.compress,
         maxRows: config.fileMaxRows,
         maxBytes: config.fileMaxBytes,
@@ -226,21 +253,22 @@ export async function buildSink(config: Config, reporter: Reporter): Promise<Sin
         warn: (message) => reporter.warn(message),
         lockStaleAfterSeconds: config.lockStaleAfter,
       });
+      return { sink: files, files };
     }
     case 'kafka': {
       // kafkajs (about 14 MB resident) is loaded only by runs that write to Kafka.
       const [{ KafkaSink }, { kafkaSettings }] = await Promise.all([import('../sinks/kafka/index.js'), import('./kafka-settings.js')]);
-      return new KafkaSink({ settings: kafkaSettings(config), reporter, badRows: await badRowPolicy(config, reporter) });
+      return { sink: new KafkaSink({ settings: kafkaSettings(config), reporter, badRows }) };
     }
     case 'http': {
       const { HttpSink } = await import('../sinks/http/index.js');
       const url = config.httpUrl!; // the rules require it with --sink http
       // Registered here too, not only when the config is loaded: demo resolves its own config.
       for (const secret of [config.httpSecret, ...(config.httpHeader ?? []).map((h) => h.value), ...urlSecrets(url)]) registerSecret(secret);
-      return new HttpSink({
+      const sink = new HttpSink({
         url,
         shownUrl: shownUrl(url),
-        format: config.format,
+        format,
         secret: config.httpSecret,
         headers: config.httpHeader ?? [],
         maxBytes: config.httpMaxBytes,
@@ -250,9 +278,10 @@ export async function buildSink(config: Config, reporter: Reporter): Promise<Sin
         timeoutMs: config.timeout * 1000,
         connectTimeoutMs: config.connectTimeout * 1000,
         userAgent: config.userAgent ?? DEFAULT_USER_AGENT,
-        badRows: await badRowPolicy(config, reporter),
+        badRows,
         notices: reporter,
       });
+      return { sink };
     }
     default:
       throw new ConfigError(`sink: "${config.sink}" is not available in this version of nowpipe`);

@@ -30,6 +30,7 @@ Examples:
   nowpipe --table incident --sink file --output /data/sn --compress gzip   (url and user in .nowpiperc)
   nowpipe --config servicenow-source.json      a Confluent connector file as it is
   nowpipe login --url https://acme.service-now.com --client-id 3f1c…   log in once in a browser (OAuth)
+  nowpipe --table incident --types             typed values: numbers, booleans, ISO dates (nowpipe schema --table incident)
   nowpipe help check                           one command's options
 
 Exit codes:
@@ -81,6 +82,14 @@ It removes the refresh token from nowpipe's credentials file; the instance still
 it expires or an admin revokes it (System OAuth > Manage Tokens).
 `;
 
+const SCHEMA_EXAMPLES = `
+Examples:
+  nowpipe schema --url https://acme.service-now.com --table incident --user integration > incident.schema.json
+  nowpipe schema --table incident --format connect | jq '.fields[] | select(.type != "string")'
+
+The schema goes to stdout. It needs read access to sys_db_object and sys_dictionary.
+`;
+
 /** The root's help lists its commands before its ~55 options, not after them. */
 function commandsFirst(cmd: Command, helper: Help): string {
   // Blocks: usage, description, then the groups (commander puts Commands last).
@@ -119,12 +128,21 @@ function program(run: (task: Promise<number>) => void, writeErr: (s: string) => 
   const check = connectionOptions(root.command('check').description('check the connection, credentials, table, clock, time zone and delete auditing'))
     .optionsGroup(GROUP.read)
     .option('--query <encoded>', 'extra encoded-query filter to count with')
-    .option('--deletes', 'fail when sys_audit_delete cannot be read');
+    .option('--deletes', 'fail when sys_audit_delete cannot be read')
+    .option('--types', "fail when the table's dictionary cannot be read (what --types needs)");
   runOptions(check).option('--json', 'print the report as one JSON document (for scripts)');
   otherOptions(check)
     .addHelpText('after', CHECK_EXAMPLES.trimEnd())
     .exitOverride()
     .action((flags: Flags) => run(import('./commands/check.js').then((m) => m.checkCommand(flags))));
+
+  const schema = connectionOptions(root.command('schema').description("print a table's JSON Schema (or Kafka Connect schema), read from its dictionary: the rows --types writes"))
+    .optionsGroup(GROUP.where)
+    .addOption(new Option('--format <name>', 'json-schema (default: JSON Schema draft 2020-12) or connect (the schema of --format connect-json messages)').choices(['json-schema', 'connect']));
+  otherOptions(runOptions(schema))
+    .addHelpText('after', SCHEMA_EXAMPLES.trimEnd())
+    .exitOverride()
+    .action((flags: Flags) => run(import('./commands/schema.js').then((m) => m.schemaCommand(flags))));
 
   const demo = runOptions(exportOptions(connectionOptions(root.command('demo').description('run an export against a built-in simulated instance (no credentials needed)'))))
     .optionsGroup(GROUP.demo)

@@ -73,7 +73,7 @@ const endpointUrl = (example: string) =>
   }, `must be a URL such as ${example} (no credentials in it)`);
 
 export const SINKS = ['stdout', 'file', 'kafka', 'http'] as const;
-export const FORMATS = ['raw', 'envelope'] as const;
+export const FORMATS = ['raw', 'envelope', 'connect-json'] as const;
 export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
 /** Requests in flight when --concurrency is not given. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -150,7 +150,9 @@ export const configFields = {
   cursorField: cursorField.default(DEFAULT_CURSOR_FIELD),
 
   sink: z.preprocess(lower, z.enum(SINKS, { error: 'must be stdout, file, kafka or http' })).default('stdout'),
-  format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw or envelope' })).default('raw'),
+  format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw, envelope or connect-json' })).default('raw'),
+  // Typed rows (issue 13): values converted by the table's dictionary. connect-json implies it.
+  types: bool.default(false),
   /** A lock (checkpoint, output folder) not refreshed for this long is taken over, whatever its host. */
   lockStaleAfter: seconds(2, 86_400).default(30),
   checkpoint: z.string().min(1, 'must not be empty').default('./.nowpipe/checkpoint.json'),
@@ -256,6 +258,11 @@ export interface Config extends Omit<ParsedConfig, 'passwordFile' | 'url' | 'tab
   tableSettings: NonNullable<ParsedConfig['tables']>;
   /** The refresh token is `nowpipe login`'s, from this credentials file: keep it current, and a refusal says to log in again. */
   storedLogin?: { path: string; savedAt: string };
+}
+
+/** Whether rows are typed: --types, or --format connect-json, which is made of typed rows. */
+export function typedRows(c: { types?: boolean; format?: string }): boolean {
+  return c.types === true || c.format === 'connect-json';
 }
 
 /** The config one table runs with: the run's settings with that table's overrides applied. */

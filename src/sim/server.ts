@@ -4,6 +4,7 @@ import { DateTime } from 'luxon';
 import { compileFilter, compileOrder, parseEncodedQuery, rangeOn } from './encoded-query.js';
 import { fmt, incident, makeRefs, parse, REFERENCE_FIELDS, rng, sysId, type Refs, type Row } from './data.js';
 import { simOAuth, type SimAnswer, type SimOAuthOptions } from './oauth.js';
+import { METADATA_REFERENCES, metadataRows, SIM_FIELDS, SIM_TABLES, type SimField, type SimTableDef } from './dictionary.js';
 
 export type { Row } from './data.js';
 export type { SimOAuthClient, SimOAuthOptions } from './oauth.js';
@@ -60,6 +61,13 @@ export interface SimOptions {
   dateHeaderSkewMs?: number;
   /** OAuth at /oauth_token.do and /oauth_auth.do (see sim/oauth.ts). */
   oauth?: SimOAuthOptions;
+  /**
+   * More metadata beside the built-in (incident extends task): tables with their parents, and
+   * dictionary entries (an entry for an element a parent also defines overrides it for the child).
+   */
+  dictionary?: { tables?: SimTableDef[]; fields?: SimField[] };
+  /** Gives one initial incident (by position in time order, from 0) a value its field's type cannot hold, e.g. priority "abc". */
+  unconvertible?: { row: number; field: string; value: string };
 }
 
 export interface RecordedRequest {
@@ -181,13 +189,20 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     for (const r of list) t.add(store({ sys_id: r.id, name: r.name, sys_created_on: '2020-01-01 00:00:00', sys_updated_on: '2020-01-01 00:00:00', sys_mod_count: '0' }, false, 0));
   }
 
+  // Metadata: sys_db_object and sys_dictionary, read by --types and `nowpipe schema`.
+  const metadata = metadataRows([...SIM_TABLES, ...(options.dictionary?.tables ?? [])], [...SIM_FIELDS, ...(options.dictionary?.fields ?? [])]);
+  for (const [name, rows] of [['sys_db_object', metadata.dbObjects], ['sys_dictionary', metadata.dictionary]] as const) {
+    const t = table(name);
+    for (const row of rows) t.add(store(row, false, 0));
+  }
+
   function store(row: Row, hidden: boolean, visibleAt: number): Stored {
     return { row, key: SimTable.keyOf(row), hidden, visibleAt };
   }
 
   // Initial data, generated in time order.
   const inc = table('incident');
-  for (const f of ['number', 'short_description', 'description', 'state', 'priority', 'impact', 'urgency', 'active', 'category', 'caller_id', 'opened_by', 'assignment_group']) inc.fields.add(f);
+  for (const f of ['number', 'short_description', 'description', 'state', 'priority', 'impact', 'urgency', 'active', 'category', 'caller_id', 'opened_by', 'assignment_group', 'opened_at', 'u_effort_hours', 'u_target_date']) inc.fields.add(f);
   const end = options.end ? parse(options.end) : Math.floor((clock() - 60_000) / 1000) * 1000;
   const start = options.start ? parse(options.start) : end - 30 * 86_400_000;
   const hiddenRatio = options.aclHiddenRatio ?? 0;
@@ -205,11 +220,20 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   for (const s of initial) s.key = SimTable.keyOf(s.row);
   initial.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   inc.rows = initial;
+  if (options.unconvertible) {
+    const { row, field, value } = options.unconvertible;
+    const s = initial[row];
+    if (!s) throw new Error(`simulator: unconvertible.row ${row} is past the ${initial.length} rows`);
+    s.row[field] = value;
+  }
   for (const s of initial) inc.byId.set(String(s.row.sys_id), s);
 
   // ---- serialisation ---------------------------------------------------------------------
+  const referenceOf = (field: string): string | undefined => REFERENCE_FIELDS[field] ?? METADATA_REFERENCES[field];
   const refName = (field: string, id: string): string => {
-    const list = REFERENCE_FIELDS[field] === 'sys_user_group' ? refs.groups : refs.users;
+    const target = referenceOf(field);
+    if (target !== 'sys_user' && target !== 'sys_user_group') return id;
+    const list = target === 'sys_user_group' ? refs.groups : refs.users;
     return list.find((r) => r.id === id)?.name ?? '';
   };
   const displayDate = (v: string) => DateTime.fromFormat(v, 'yyyy-MM-dd HH:mm:ss', { zone: 'utc' }).setZone('America/Los_Angeles').toFormat('MM-dd-yyyy hh:mm:ss a');
@@ -221,8 +245,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     for (const f of fields ?? Object.keys(s.row)) {
       if (!(f in s.row)) continue;
       const v = s.row[f];
-      const ref = REFERENCE_FIELDS[f];
-      const isDate = /_on$/.test(f) && typeof v === 'string' && v !== '';
+      const ref = referenceOf(f);
+      const isDate = (/_on$/.test(f) || f === 'opened_at') && typeof v === 'string' && v !== '';
       if (mode === 'false') {
         out[f] = ref && !excludeLinks && v ? { link: `${baseUrl}/api/now/table/${ref}/${String(v)}`, value: v } : v;
       } else {

@@ -1,6 +1,7 @@
 import { SECRET_KEYS } from '../../config/keys.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
-import { configForTable, type Config } from '../../config/schema.js';
+import { configForTable, typedRows, type Config } from '../../config/schema.js';
+import { readTableTypes } from '../../servicenow/dictionary.js';
 import { NowpipeError } from '../../errors/index.js';
 import type { ServiceNowClient } from '../../servicenow/client.js';
 import { newStats } from '../../pipeline/events.js';
@@ -14,7 +15,7 @@ import type { Flags } from './export.js';
 export type CheckStatus = 'ok' | 'fail' | 'warn' | 'info';
 
 export interface CheckResult {
-  /** What was checked: settings, connect, count, query, clock, utc, deletes. */
+  /** What was checked: settings, connect, count, query, clock, utc, deletes, types. */
   check: string;
   status: CheckStatus;
   message: string;
@@ -96,7 +97,8 @@ function skewSeconds(serverMs: number | undefined, localMs: number): number | un
 
 /**
  * `nowpipe check`: connect, authenticate, read one row of each table, and report what matters
- * before a long export: row count, clock skew, whether timestamps look like UTC, delete auditing.
+ * before a long export: row count, clock skew, whether timestamps look like UTC, delete auditing,
+ * and with --types the table's dictionary.
  * Exit 1 with the reason if not.
  */
 export async function checkCommand(flags: Flags): Promise<number> {
@@ -182,6 +184,25 @@ async function checkTable(config: Config, client: ServiceNowClient, report: Repo
     }
   }
   await checkDeletes(config, client, add, (m) => report.redact(m));
+  if (typedRows(config)) await checkTypes(config, client, add, (m) => report.redact(m));
+}
+
+/** --types reads the table's dictionary at start: whether it can, and what it finds. */
+async function checkTypes(config: Config, client: ServiceNowClient, add: Add, redact: (m: string) => string): Promise<void> {
+  try {
+    const types = await readTableTypes(client, config.table);
+    const inherited = [...types.fields.values()].filter((f) => f.definedOn !== config.table).length;
+    const typed = [...types.fields.values()].filter((f) => f.kind !== 'string').length;
+    add('types', 'ok', `--types: ${count(types.fields.size, 'field')} of ${types.lineage.join(' → ')} in sys_dictionary (${formatCount(inherited)} inherited), ${formatCount(typed)} converted from strings`, {
+      lineage: types.lineage,
+      fields: types.fields.size,
+      inherited,
+      typed,
+    });
+  } catch (err) {
+    const message = redact((err as Error).message);
+    add('types', 'fail', `--types cannot read the table's dictionary (${message})`, { error: message });
+  }
 }
 
 type Add = (check: string, status: CheckStatus, message: string, details?: Record<string, unknown>) => void;

@@ -41,7 +41,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
   try {
     const observers = await attachObservers(config, { reporter, events, stats, client });
     cleanup.push(() => observers.close());
-    const sink = await buildSink(config, reporter);
+    const sink = await buildSink(config, reporter, client);
     const store = new FileCheckpointStore(config.checkpoint, { staleAfterMs: config.lockStaleAfter * 1000, onTakeover: (m) => reporter.warn(m) });
     await store.open({ reset: config.reset });
     cleanup.push(() => store.close());

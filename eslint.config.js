@@ -18,6 +18,11 @@ export default tseslint.config(
       // A promise nobody awaits must say so (`void`): a forgotten await is how a checkpoint runs ahead of a write.
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      // Async methods that implement an interface (Sink.open, …) need not await anything.
+      '@typescript-eslint/require-await': 'off',
+      // Rejecting with an abort signal's reason (whatever the aborter gave) is deliberate.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
+      '@typescript-eslint/only-throw-error': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
       // Messages format numbers and booleans in template literals on purpose.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
     },

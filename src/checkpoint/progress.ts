@@ -117,7 +117,7 @@ export interface CheckpointFile {
  */
 export function checkCheckpoint(doc: unknown, now: () => number = Date.now): { file?: CheckpointFile; problems: string[] } {
   const result = schemas(now).file.safeParse(doc);
-  if (result.success) return { file: result.data as CheckpointFile, problems: [] };
+  if (result.success) return { file: result.data, problems: [] };
   const problems = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'the file'}: ${i.message}`);
   return { problems: [...new Set(problems)].slice(0, 8) };
 }

@@ -43,7 +43,7 @@ const date = z
   });
 
 const list = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v),
+  (v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? (v as unknown[]).flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v),
   z.array(z.string()).transform((a) => a.map((s) => s.trim()).filter((s) => s.length > 0)),
 );
 
@@ -113,7 +113,7 @@ export const configFields = {
   url: instanceUrl.optional(),
   /** One or more tables (`--table a --table b` or `--table a,b`). */
   table: z
-    .preprocess((v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v), z.array(z.string().trim().pipe(tableName)).min(1, 'name at least one table'))
+    .preprocess((v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? (v as unknown[]).flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v), z.array(z.string().trim().pipe(tableName)).min(1, 'name at least one table'))
     .optional(),
   /** Per-table settings from the rc file: `{"tables": {"incident": {"batchSize": 500, "query": ...}}}`. */
   tables: z.record(tableName, tableSettingsSchema).optional(),

@@ -46,7 +46,10 @@ export async function backfillSlices(pump: Pump, reader: KeysetReader, overlap: 
   // What was written before a failure or a stop is committed; a failed write is the error.
   await pump.drain().catch((error: unknown) => (firstError ??= { error }));
   // A write that failed is the error even while stopping: the run must not look like a clean stop.
-  if (pump.broken !== undefined) throw pump.broken;
-  if (firstError) throw signal.aborted ? signal.reason : firstError.error;
+  if (pump.broken !== undefined) throw pump.broken as Error; // as it was thrown
+  if (firstError) {
+    if (signal.aborted) throw signal.reason;
+    throw firstError.error;
+  }
   await pump.update((p) => slicesMerged(p, overlap));
 }

@@ -1,6 +1,6 @@
 import { AuthError, ConfigError, ResponseError } from '../errors/index.js';
 import type { ServiceNowClient } from './client.js';
-import { rawValue } from './entry.js';
+import { rawText } from './entry.js';
 import { escapeValue } from './query.js';
 import type { Row } from './response.js';
 import { kindOf, type FieldType, type TableTypes } from './typing.js';
@@ -10,10 +10,7 @@ const PAGE = 500;
 /** Deeper than any real hierarchy (incident → task is two): a longer chain is a loop in the data. */
 const MAX_DEPTH = 20;
 
-const text = (v: unknown): string => {
-  const raw = rawValue(v);
-  return typeof raw === 'string' ? raw : raw === undefined || raw === null ? '' : String(raw);
-};
+const text = rawText;
 
 /** A 403 on the metadata tables: say why nowpipe reads them and what to grant. */
 function explained<T>(what: string, request: Promise<T>): Promise<T> {

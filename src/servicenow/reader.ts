@@ -60,7 +60,7 @@ export interface SweepOptions {
 function toDisplay(row: Row): Row {
   const out: Row = {};
   for (const [k, v] of Object.entries(row)) {
-    out[k] = v !== null && typeof v === 'object' && 'display_value' in v ? (v as { display_value: unknown }).display_value : v;
+    out[k] = v !== null && typeof v === 'object' && 'display_value' in v ? (v).display_value : v;
   }
   return out;
 }

@@ -129,7 +129,7 @@ function dateTimeText(v: string, internalType: string, mode: TypedMode): string 
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(v.trim());
   const n = m ? [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!] : undefined;
   if (!n || !real(n[0]!, n[1]!, n[2]!, n[3], n[4], n[5])) throw new Error(`${quote(v)} is not a date-time yyyy-MM-dd HH:mm:ss (${internalType})`);
-  return mode === 'connect' ? String(Date.UTC(n[0]!, n[1]! - 1, n[2]!, n[3], n[4], n[5])) : `"${m![1]}-${m![2]}-${m![3]}T${m![4]}:${m![5]}:${m![6]}Z"`;
+  return mode === 'connect' ? String(Date.UTC(n[0]!, n[1]! - 1, n[2], n[3], n[4], n[5])) : `"${m![1]}-${m![2]}-${m![3]}T${m![4]}:${m![5]}:${m![6]}Z"`;
 }
 
 function dateText(v: string, internalType: string, mode: TypedMode): string {
@@ -154,7 +154,7 @@ export function valueText(v: unknown, type: FieldType | undefined, mode: TypedMo
   const kind = type?.kind ?? 'string';
   if (kind === 'string') return keptText(v, mode);
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'object' && !Array.isArray(v) && 'value' in v) v = (v as { value: unknown }).value;
+  if (typeof v === 'object' && !Array.isArray(v) && 'value' in v) v = (v).value;
   if (typeof v === 'number' || typeof v === 'boolean') v = String(v);
   if (typeof v !== 'string') throw new Error(`${quote(v)} is not a ${type!.internalType} value`);
   if (v === '') return 'null';

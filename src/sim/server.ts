@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { DateTime } from 'luxon';
-import { compileFilter, compileOrder, parseEncodedQuery, rangeOn } from './encoded-query.js';
+import { scalar, compileFilter, compileOrder, parseEncodedQuery, rangeOn } from './encoded-query.js';
 import { fmt, incident, makeRefs, parse, REFERENCE_FIELDS, rng, sysId, type Refs, type Row } from './data.js';
 import { simOAuth, type SimAnswer, type SimOAuthOptions } from './oauth.js';
 import { METADATA_REFERENCES, metadataRows, SIM_FIELDS, SIM_TABLES, type SimField, type SimTableDef } from './dictionary.js';
@@ -248,11 +248,11 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       const ref = referenceOf(f);
       const isDate = (/_on$/.test(f) || f === 'opened_at') && typeof v === 'string' && v !== '';
       if (mode === 'false') {
-        out[f] = ref && !excludeLinks && v ? { link: `${baseUrl}/api/now/table/${ref}/${String(v)}`, value: v } : v;
+        out[f] = ref && !excludeLinks && v ? { link: `${baseUrl}/api/now/table/${ref}/${scalar(v)}`, value: v } : v;
       } else {
-        const display = ref ? refName(f, String(v)) : isDate ? displayDate(String(v)) : v;
+        const display = ref ? refName(f, scalar(v)) : isDate ? displayDate(scalar(v)) : v;
         if (mode === 'true') out[f] = display;
-        else out[f] = ref && !excludeLinks && v ? { display_value: display, link: `${baseUrl}/api/now/table/${ref}/${String(v)}`, value: v } : { display_value: display, value: v };
+        else out[f] = ref && !excludeLinks && v ? { display_value: display, link: `${baseUrl}/api/now/table/${ref}/${scalar(v)}`, value: v } : { display_value: display, value: v };
       }
     }
     const json = JSON.stringify(out);

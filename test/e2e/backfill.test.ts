@@ -48,7 +48,8 @@ describe('backfill (built CLI against the simulator)', () => {
       expect(row).toEqual(((await one.json()) as { result: unknown }).result);
     }
     // Slices (default --concurrency 4) write in no global order: the cursor is the highest row.
-    const last = [...rows].sort((a, b) => (`${a.sys_updated_on}|${a.sys_id}` < `${b.sys_updated_on}|${b.sys_id}` ? 1 : -1))[0]!;
+    const key = (r: Record<string, unknown>) => `${String(r.sys_updated_on)}|${String(r.sys_id)}`;
+    const last = [...rows].sort((a, b) => (key(a) < key(b) ? 1 : -1))[0]!;
     const saved = JSON.parse(await readFile(cp, 'utf8'));
     expect(saved.version).toBe(1);
     expect(saved.tables.incident.cursor).toEqual({ updatedOn: last.sys_updated_on, sysId: last.sys_id });

@@ -216,7 +216,8 @@ describe('nowpipe --sink kafka (built CLI, simulator, real broker)', () => {
     await requireReady();
     const own = await startSimulator({ rows: 400, rowBytes: 400, seed: 34, aclHiddenRatio: 0 });
     try {
-      const rows = own.visibleRows('incident').sort((a, b) => (`${a.sys_updated_on}|${a.sys_id}` < `${b.sys_updated_on}|${b.sys_id}` ? -1 : 1));
+      const key = (r: Record<string, unknown>) => `${String(r.sys_updated_on)}|${String(r.sys_id)}`;
+      const rows = own.visibleRows('incident').sort((a, b) => (key(a) < key(b) ? -1 : 1));
       const middle = rows[200]!;
       const big = own.insert('incident', { description: randomBytes(15_000).toString('base64') }, { stampedAt: String(middle.sys_updated_on) });
       const bigId = String(big.sys_id);

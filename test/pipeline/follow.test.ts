@@ -57,7 +57,8 @@ describe('follow', () => {
     w.table.sweep = (...a) => {
       if (failing > 0) {
         failing -= 1;
-        return (async function* () {
+        return (async function* (): AsyncGenerator<never> {
+          yield* [];
           throw new RetriesExhaustedError(new Error('connect ECONNREFUSED'), 9);
         })();
       }

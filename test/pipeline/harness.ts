@@ -5,7 +5,7 @@ import type { Clock, InstanceTime } from '../../src/pipeline/clock.js';
 import { newStats, RunEvents, type RunEvent } from '../../src/pipeline/events.js';
 import { runTables } from '../../src/pipeline/run.js';
 import type { TableJob } from '../../src/pipeline/table-run.js';
-import { tableShape } from '../../src/servicenow/entry.js';
+import { rawText, tableShape } from '../../src/servicenow/entry.js';
 import { compareCursor, type Cursor } from '../../src/servicenow/query.js';
 import type { KeysetReader, Page, SweepOptions } from '../../src/servicenow/reader.js';
 import { toSnTimestamp } from '../../src/servicenow/time.js';
@@ -170,4 +170,4 @@ export async function run(w: World, extra: Partial<TableJob> = {}, onEvent?: (e:
 }
 
 /** sys_id|sys_updated_on|sys_mod_count of what the sink received. */
-export const versions = (records: readonly ChangeRecord[]) => records.map((r) => `${r.sysId}|${r.updatedOn}|${String(r.row?.sys_mod_count ?? '')}`);
+export const versions = (records: readonly ChangeRecord[]) => records.map((r) => `${r.sysId}|${r.updatedOn}|${rawText(r.row?.sys_mod_count)}`);

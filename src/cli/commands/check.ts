@@ -5,7 +5,7 @@ import { readTableTypes } from '../../servicenow/dictionary.js';
 import { NowpipeError } from '../../errors/index.js';
 import type { ServiceNowClient } from '../../servicenow/client.js';
 import { newStats } from '../../pipeline/events.js';
-import { rawValue } from '../../servicenow/entry.js';
+import { rawText, rawValue } from '../../servicenow/entry.js';
 import { fromSnTimestamp, isSnTimestamp } from '../../servicenow/time.js';
 import { count, formatCount, Reporter } from '../../ui/reporter.js';
 import { buildClient } from '../components.js';
@@ -80,7 +80,7 @@ class Report {
       report.error =
         error instanceof NowpipeError
           ? { message: this.redact(error.message), ...(error.hint ? { hint: this.redact(error.hint) } : {}) }
-          : { message: this.redact(`unexpected error: ${error instanceof Error ? error.message : String(error)}`) };
+          : { message: this.redact(`unexpected error: ${error instanceof Error ? error.message : JSON.stringify(error)}`) };
     }
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   }
@@ -243,8 +243,8 @@ async function checkDeletes(config: Config, client: ServiceNowClient, add: Add, 
       sysparm_limit: 1,
       sysparm_fields: 'sys_id,sys_created_on,documentkey',
     });
-    const lastDelete = audit.rows[0] ? rawValue(audit.rows[0].sys_created_on) : undefined;
-    if (lastDelete) add('deletes', 'ok', `delete auditing works for ${table} (latest delete recorded ${String(lastDelete)})`, { latestDelete: lastDelete });
+    const lastDelete = audit.rows[0] ? rawText(audit.rows[0].sys_created_on) : undefined;
+    if (lastDelete) add('deletes', 'ok', `delete auditing works for ${table} (latest delete recorded ${lastDelete})`, { latestDelete: lastDelete });
     else add('deletes', 'info', `no deletes recorded for ${table} in sys_audit_delete: delete auditing may be off for it, or nothing was deleted yet`, { latestDelete: null });
   } catch (err) {
     const message = redact((err as Error).message);

@@ -23,6 +23,6 @@ export function connectOnly(url: URL, timeoutMs: number): Promise<void> {
     };
     socket.setTimeout(timeoutMs, () => done(Object.assign(new Error(`no connection within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
     socket.once(https ? 'secureConnect' : 'connect', () => done());
-    socket.once('error', (err) => done(err));
+    socket.once('error', (err: Error) => done(err));
   });
 }

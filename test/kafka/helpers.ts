@@ -63,7 +63,7 @@ export function setUpOnce(setUp: () => Promise<void>): { required: () => Promise
     required: async () => {
       const err: unknown = await ready;
       if (err instanceof Error) throw err;
-      if (err) throw new Error(String(err));
+      if (err) throw new Error(JSON.stringify(err));
     },
     settled: () => ready,
   };

@@ -37,7 +37,10 @@ export class RunView {
     private readonly stats: RunStats,
     private readonly outage: OutageLog,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    // From the start: the first second's rate is the rows since the run began, not 0.
+    this.rate.perSecond(0, now());
+  }
 
   attach(events: RunEvents): () => void {
     return events.on((e) => this.handle(e));

@@ -155,7 +155,7 @@ export function tableJob(config: Config, client: ServiceNowClient, events: RunEv
     pollSeconds: config.pollInterval,
     concurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
     // Asked for in so many words: slice. Left to the default: slice only a slow instance.
-    sliceAboveMs: config.concurrency === undefined ? undefined : 0,
+    slicing: config.concurrency === undefined ? 'when-slower' : 'always',
     streams,
   };
 }

@@ -8,17 +8,22 @@ import { shiftSnTimestamp } from '../servicenow/time.js';
  * end, in keyset order, and is read by its own keyset scan whose cursor is saved in the checkpoint.
  */
 
-/**
- * A round trip of the count probe at least this long means the instance, not nowpipe, is the
- * bottleneck: several slices in flight then pay. Below it (an instance on the same network that
- * answers at once) one cursor is as fast and lighter, since nowpipe's own work does not split.
- */
-export const SLICE_ABOVE_MS = 100;
-
-/** How many slices a backfill of `total` rows deserves: none unless it spans several pages and the instance is slow. */
-export function sliceCount(total: number | undefined, concurrency: number, batchSize: number, probeMs = Infinity): number {
-  if (total === undefined || concurrency < 2 || probeMs < SLICE_ABOVE_MS) return 1;
+/** How many slices a backfill of `total` rows deserves: none unless it spans several pages. */
+export function sliceCount(total: number | undefined, concurrency: number, batchSize: number): number {
+  if (total === undefined || concurrency < 2) return 1;
   return Math.max(1, Math.min(concurrency, Math.floor(total / batchSize)));
+}
+
+/**
+ * Whether the instance, not nowpipe, is the bottleneck, judged on one page: it took longer to
+ * start answering than nowpipe took to parse, write and commit what it answered. Then several
+ * slices in flight pay; otherwise (an instance that answers at once) one cursor is as fast and
+ * lighter, since nowpipe's own work does not split.
+ */
+export function instanceIsSlower(sample: { waitMs: number; workMs: number }): boolean {
+  // Clearly slower: an instance that takes about as long as nowpipe gains little from slices
+  // (nowpipe's share does not split) and they cost memory.
+  return sample.waitMs > 2 * sample.workMs;
 }
 
 /**
@@ -27,10 +32,12 @@ export function sliceCount(total: number | undefined, concurrency: number, batch
  * sys_id), so a dense second (a bulk import) is shared between slices like any other range. The
  * first slice starts a second before the range, so it owns the range's first second.
  */
-export function slicesFromBoundaries(from: string, hi: string, cuts: Array<Cursor | undefined>): Slice[] {
-  const inside = cuts.filter((c): c is Cursor => c !== undefined && c.updatedOn >= from && c.updatedOn <= hi);
+export function slicesFromBoundaries(from: string, hi: string, cuts: Array<Cursor | undefined>, after?: Cursor): Slice[] {
+  const inside = cuts.filter((c): c is Cursor => c !== undefined && c.updatedOn >= from && c.updatedOn <= hi && (!after || compareCursor(c, after) > 0));
   const sorted = inside.sort(compareCursor).filter((c, i, all) => i === 0 || compareCursor(c, all[i - 1]!) !== 0);
-  const edges: Array<{ at: string; id?: string }> = [{ at: shiftSnTimestamp(from, -1) }, ...sorted.map((c) => ({ at: c.updatedOn, id: c.sysId })), { at: hi }];
+  // After rows already read (a first page), the first slice starts right after the last of them.
+  const start = after ? { at: after.updatedOn, id: after.sysId } : { at: shiftSnTimestamp(from, -1) };
+  const edges: Array<{ at: string; id?: string }> = [start, ...sorted.map((c) => ({ at: c.updatedOn, id: c.sysId })), { at: hi }];
   const slices: Slice[] = [];
   for (let i = 0; i + 1 < edges.length; i++) {
     const [a, b] = [edges[i]!, edges[i + 1]!];
@@ -48,9 +55,9 @@ export function cutPositions(total: number, count: number): number[] {
   return Array.from({ length: count - 1 }, (_, i) => Math.floor((total * (i + 1)) / count) - 1);
 }
 
-export async function planSlices(reader: KeysetReader, from: string, hi: string, total: number, count: number, signal?: AbortSignal): Promise<Slice[]> {
+export async function planSlices(reader: KeysetReader, from: string, hi: string, total: number, count: number, signal?: AbortSignal, after?: Cursor): Promise<Slice[]> {
   const cuts = await Promise.all(cutPositions(total, count).map((position) => reader.cursorAt(from, hi, position, signal)));
-  return slicesFromBoundaries(from, hi, cuts);
+  return slicesFromBoundaries(from, hi, cuts, after);
 }
 
 /** Where a slice's scan starts (its cursor, or its start) and where it stops. */

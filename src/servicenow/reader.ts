@@ -25,8 +25,11 @@ export interface Page {
   entries: Entry[];
   /** The scan's position after these entries: the last row taken. */
   cursor: Cursor;
-  /** On the last batch of a response: the rows it returned in all, and whether the page was full. */
-  response?: { rows: number; full: boolean };
+  /**
+   * On the last batch of a response: the rows it returned in all, whether the page was full, and
+   * how long the instance took to start answering (from the request to its first rows).
+   */
+  response?: { rows: number; full: boolean; waitMs?: number };
 }
 
 /** How much of a response is gathered before it is handed on (see sweep). */
@@ -163,6 +166,8 @@ export class TableReader implements KeysetReader {
     while (position) {
       const limit = this.limit;
       const gate: ResponseGate = new ResponseGate(position, scan, where);
+      const sentAt = Date.now();
+      let waitMs: number | undefined;
       let res: TableResponse | undefined;
       let failure: unknown;
       try {
@@ -183,8 +188,9 @@ export class TableReader implements KeysetReader {
               res = r.value;
               break;
             }
+            waitMs ??= Date.now() - sentAt;
             const entries = this.admit(r.value.rows, gate);
-            const response = r.value.last ? { rows: gate.received, full: gate.received >= limit } : undefined;
+            const response = r.value.last ? { rows: gate.received, full: gate.received >= limit, waitMs } : undefined;
             if (entries.length > 0 || (response && response.rows > 0)) yield { entries, cursor: gate.cursor, response };
           }
         } finally {

@@ -60,6 +60,11 @@ export class RunView {
       case 'reading':
         reporter.verbose(`reading ${e.table} from ${e.from} to ${e.hi} (about ${e.total === undefined ? '?' : formatCount(e.total)} rows)`, { table: e.table });
         return;
+      case 'first-page':
+        reporter.verbose(
+          `${e.table}: the instance took ${e.waitMs} ms to start answering a page, nowpipe ${e.workMs} ms to write it: ${e.slice ? 'the instance is the bottleneck, slicing the rest' : 'one cursor is as fast'}`,
+        );
+        return;
       case 'slices-planned':
         reporter.verbose(`parallel backfill of ${e.table} in ${e.slices.length} slices: ${e.slices.map((s) => `${s.start}…${s.end}`).join(', ')}`, { table: e.table });
         return;

@@ -60,7 +60,7 @@ describe('backfill (built CLI against the simulator)', () => {
     expect(again.stdout).toBe('');
   });
 
-  it('kill -9 mid-run, then a rerun loses nothing and does not start over (the default slices an instance slower than 100 ms)', async () => {
+  it('kill -9 mid-run, then a rerun loses nothing and does not start over (the default slices an instance that answers slower than nowpipe writes)', async () => {
     sim = await startSimulator({ rows: 6000, seed: 5, latencyMs: 150 });
     const dir = await tempDir();
     const cp = join(dir, 'cp.json');

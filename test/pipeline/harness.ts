@@ -56,6 +56,8 @@ export function row(second: number, id?: string, mod = 0): FakeRow {
 export class FakeTable implements KeysetReader {
   rows: FakeRow[] = [];
   requests = 0;
+  /** How long the fake instance "took" to start answering each page (reported, not waited). */
+  waitMs?: number;
   constructor(
     readonly table: string,
     public pageSize: number,
@@ -98,7 +100,7 @@ export class FakeTable implements KeysetReader {
       if (page.length === 0) return;
       const entries = page.map((r) => shape.entry({ ...r }, key(r), { ...r }));
       cursor = key(page.at(-1)!);
-      yield { entries, cursor, response: { rows: page.length, full: page.length === this.pageSize } };
+      yield { entries, cursor, response: { rows: page.length, full: page.length === this.pageSize, waitMs: this.waitMs } };
       if (page.length < this.pageSize) return;
     }
   }
@@ -148,8 +150,8 @@ export function job(w: World, extra: Partial<TableJob> = {}): TableJob {
     follow: false,
     pollSeconds: 1,
     concurrency: 1,
-    // The fake table answers at once: slice whenever concurrency asks for it.
-    sliceAboveMs: 0,
+    // As an explicit --concurrency: slice whenever concurrency asks for it.
+    slicing: 'always',
     streams: [{ name: 'rows', reader: w.table }],
     ...extra,
   };

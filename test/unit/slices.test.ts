@@ -1,16 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { cutPositions, SLICE_ABOVE_MS, sliceCount, sliceStartDelayMs, sliceSweep, slicesFromBoundaries } from '../../src/pipeline/slices.js';
+import { cutPositions, instanceIsSlower, sliceCount, sliceStartDelayMs, sliceSweep, slicesFromBoundaries } from '../../src/pipeline/slices.js';
 
 const c = (updatedOn: string, sysId: string) => ({ updatedOn, sysId });
 
 describe('slices', () => {
-  it('are worth it only for several pages, a concurrency above 1, and an instance slower than nowpipe', () => {
+  it('are worth it only for several pages and a concurrency above 1', () => {
     expect(sliceCount(undefined, 4, 100)).toBe(1);
     expect(sliceCount(10_000, 1, 100)).toBe(1);
     expect(sliceCount(250, 4, 100)).toBe(2);
     expect(sliceCount(1_000_000, 8, 10_000)).toBe(8);
-    expect(sliceCount(1_000_000, 4, 10_000, 5)).toBe(1);
-    expect(sliceCount(1_000_000, 4, 10_000, SLICE_ABOVE_MS)).toBe(4);
+  });
+
+  it('by default, only when the instance took longer to answer a page than nowpipe to write it', () => {
+    expect(instanceIsSlower({ waitMs: 2200, workMs: 300 })).toBe(true);
+    expect(instanceIsSlower({ waitMs: 40, workMs: 300 })).toBe(false);
+  });
+
+  it('planned after a first page, the first slice starts right after its last row', () => {
+    const after = c('2024-01-02 00:00:00', 'k');
+    const slices = slicesFromBoundaries('2024-01-01 00:00:00', '2024-01-31 00:00:00', [c('2024-01-01 12:00:00', 'a'), c('2024-01-10 00:00:00', 'b')], after);
+    expect(slices.map((s) => [s.start, s.startId, s.end, s.endId])).toEqual([
+      ['2024-01-02 00:00:00', 'k', '2024-01-10 00:00:00', 'b'],
+      ['2024-01-10 00:00:00', 'b', '2024-01-31 00:00:00', undefined],
+    ]);
   });
 
   it('end at the last row of each share, so no slice holds one row more than the others', () => {

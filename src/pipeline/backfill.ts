@@ -24,7 +24,9 @@ export async function backfillSlices(pump: Pump, reader: KeysetReader, overlap: 
         try {
           await clock.sleep(sliceStartDelayMs(nth, pending.length), inner.signal);
           const { from, options } = sliceSweep(s);
-          for await (const page of reader.sweep(from, s.end, inner.signal, options)) {
+          // Each slice asks for its next page while its last one is still being written: slices
+          // exist because the instance is slow, and that wait is then hidden.
+          for await (const page of reader.sweep(from, s.end, inner.signal, { ...options, readAhead: true })) {
             await pump.deliver({
               stream: 'rows',
               entries: page.entries,

@@ -36,6 +36,15 @@ export function startPosition(from: Cursor, afterSecond = false): ScanPosition {
   return { cursor: from, secondDone: afterSecond, draining: false, offset: 0 };
 }
 
+/**
+ * How many rows to ask for: one more than a page when the query starts at the cursor's own row
+ * (`>=` its second), which comes back again and is skipped, so a page still brings a page of
+ * new rows (and a slice of five pages takes five requests, not six).
+ */
+export function limitFor(p: ScanPosition, pageSize: number): number {
+  return !p.draining && !p.secondDone && p.offset === 0 && p.cursor.sysId !== '' ? pageSize + 1 : pageSize;
+}
+
 export function queryFor(p: ScanPosition, q: ScanQuery): string {
   if (p.draining) return drainQuery(p.cursor, q.userQuery, q.field);
   return advanceQuery(p.cursor.updatedOn, q.hi, q.userQuery, q.field, !p.secondDone);
@@ -119,6 +128,8 @@ export class ResponseGate {
   finish(limit: number, total: number | undefined, hasNext: boolean): ResponseOutcome {
     const p = this.position;
     if (this.beyond) return {};
+    // The last row of a slice cut inside a second: its range is read to the end.
+    if (this.query.until && compareCursor(this.cursor, this.query.until) === 0) return {};
     const more = this.received >= limit || rowsRemain(p.offset, limit, this.received, total, hasNext);
     if (this.taken > 0) {
       if (!more) return this.exhausted(this.cursor);

@@ -170,7 +170,9 @@ export async function buildSink(config: Config, reporter: Reporter): Promise<Sin
     case 'kafka': {
       // kafkajs (about 14 MB resident) is loaded only by runs that write to Kafka.
       const [{ KafkaSink }, { kafkaSettings }] = await Promise.all([import('../sinks/kafka/index.js'), import('./kafka-settings.js')]);
-      return new KafkaSink({ settings: kafkaSettings(config), reporter });
+      // --exactly-once: the records go through the state store's transactional producers.
+      const transactions = config.exactlyOnce ? (await (await import('./state.js')).kafkaStateFor(config, reporter)).transactions : undefined;
+      return new KafkaSink({ settings: kafkaSettings(config), reporter, transactions });
     }
     default:
       throw new ConfigError(`sink: "${config.sink}" is not available in this version of nowpipe`);

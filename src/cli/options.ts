@@ -12,6 +12,7 @@ export const GROUP = {
   run: 'How it runs:',
   files: 'Writing files (--sink file):',
   kafka: 'Writing to Kafka (--sink kafka):',
+  state: 'Running many workers (--state kafka):',
   demo: 'The demo:',
   other: 'Other:',
 } as const;
@@ -90,6 +91,13 @@ export function exportOptions(cmd: Command): Command {
     .option('--topic-partitions <n>', 'with --create-topic: partitions (default: the broker\'s num.partitions)')
     .option('--topic-replication <n>', 'with --create-topic: replication factor (default: the broker\'s default.replication.factor)')
     .option('--skip-oversized', 'with --sink kafka: skip (and count) rows larger than the topic\'s max.message.bytes instead of failing')
+    // State in Kafka, exactly once, many workers (part 9).
+    .optionsGroup(GROUP.state)
+    .addOption(new Option('--state <where>', 'where the checkpoint lives: file (--checkpoint, the default) or kafka (a compacted topic)').choices(['file', 'kafka']))
+    .option('--state-topic <name>', 'with --state kafka: the topic (default nowpipe.state, created compacted if missing)')
+    .option('--state-brokers <host:port,...>', 'with --state kafka: its brokers, when not --brokers (same --kafka-* credentials)')
+    .option('--exactly-once', 'with --sink kafka --state kafka: each batch and its checkpoint in one Kafka transaction')
+    .option('--group <name>', 'with --state kafka --follow: share the --table list among every process started with this group')
     .optionsGroup(GROUP.run)
     .option('--concurrency <n>', 'requests in flight for the whole run; splits a large backfill into slices (default 4)')
     .option('--max-requests-per-hour <n>', 'pace requests below the instance rate-limit rule')

@@ -1,6 +1,7 @@
 import { userQueryProblems } from '../servicenow/query.js';
 import { kafkaProblems, type Problem } from './kafka-rules.js';
 import type { ParsedConfig } from './schema.js';
+import { stateProblems } from './state-rules.js';
 
 /**
  * The rules between settings. They run on whatever parsed, even when other settings did not
@@ -29,5 +30,6 @@ export function crossFieldProblems(c: Partial<ParsedConfig>, failed: ReadonlySet
     if (query) for (const p of userQueryProblems(query)) add(path, p.replace(/^query: /, ''));
   }
   problems.push(...kafkaProblems({ ...c, sink: c.sink ?? '' }));
+  problems.push(...stateProblems({ ...c, sink: c.sink ?? '' }));
   return problems.filter((p) => !failed.has(p.path));
 }

@@ -65,6 +65,7 @@ describe('commands and help (built CLI)', () => {
       'How it runs:',
       'Writing files (--sink file):',
       'Writing to Kafka (--sink kafka):',
+      'Running many workers (--state kafka):',
       'Other:',
       'Examples:',
       'Exit codes:',
@@ -77,6 +78,7 @@ describe('commands and help (built CLI)', () => {
     expect(section('How it runs:')).toContain('--config <file>');
     expect(section('Writing files (--sink file):')).toMatch(/^ {2}--output <dir>/);
     expect(section('Writing to Kafka (--sink kafka):')).toContain('--skip-oversized');
+    expect(section('Running many workers (--state kafka):')).toMatch(/^ {2}--state <where>[\s\S]*--exactly-once[\s\S]*--group <name>/);
     expect(section('Exit codes:')).toMatch(/^ {2}0 .*\n {2}1 .*[\s\S]*\n {2}2 .*\n {2}130\/143 /);
     expect(section('Examples:')).toContain('nowpipe demo');
   });

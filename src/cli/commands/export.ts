@@ -1,4 +1,3 @@
-import { FileCheckpointStore } from '../../checkpoint/store.js';
 import { loadConfig } from '../../config/load.js';
 import { configForTable, type Config } from '../../config/schema.js';
 import { ConfigError, OutputClosedError } from '../../errors/index.js';
@@ -13,6 +12,7 @@ import { summaryLine } from '../../ui/summary.js';
 import { buildClient, buildSink, tableJob } from '../components.js';
 import { reportError } from '../exit.js';
 import { installSignalHandlers } from '../signals.js';
+import { buildStore } from '../state.js';
 
 export type Flags = Record<string, unknown>;
 
@@ -36,7 +36,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
   new RunView(reporter, stats, outage).attach(events);
   const client = buildClient(config, reporter, stats, outage);
   const sink = await buildSink(config, reporter);
-  const store = new FileCheckpointStore(config.checkpoint, { staleAfterMs: config.lockStaleAfter * 1000, onTakeover: (m) => reporter.warn(m) });
+  const store = await buildStore(config, reporter);
   await store.open({ reset: config.reset });
   const { signal: stopped, dispose } = installSignalHandlers(reporter, () => store.releaseLockSync());
   // A run that lost its lease (stalled while another took the checkpoint over) stops writing at once.
@@ -57,7 +57,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
           failed: failures.length > 0,
           stopped: stopped.aborted || closed,
           seconds: reporter.elapsedSeconds(),
-          checkpoint: options.nameCheckpoint === false ? undefined : config.checkpoint,
+          checkpoint: options.nameCheckpoint === false ? undefined : store.where,
           destination: sink.describe?.(),
         }),
       );

@@ -1,4 +1,10 @@
-import type { SinkNotices } from '../types.js';
+/** What the Kafka client may tell people (the run's reporter fits it; so does a sink's SinkNotices). */
+export interface KafkaNotices {
+  readonly verboseEnabled: boolean;
+  info(message: string): void;
+  warn(message: string): void;
+  verbose(message: string): void;
+}
 
 /** kafkajs's log levels (its `logLevel` enum), so this file needs no kafkajs import. */
 export const KAFKAJS_LEVEL = { NOTHING: 0, ERROR: 1, WARN: 2, INFO: 4, DEBUG: 5 } as const;
@@ -14,14 +20,15 @@ interface LogEntry {
  * Where kafkajs's log lines go: never its JSON on stdout. With --verbose every line (info and
  * up) goes to the reporter, dimmed; otherwise kafkajs is silent while the sink opens (its errors
  * become one nowpipe error) and, mid-run, the first sign of broker trouble is one warning, and
- * the recovery one line, however many retries kafkajs logs in between.
+ * the recovery one line, however many retries kafkajs logs in between. A KafkaLogs never
+ * unmuted (the state store's consumers) speaks only with --verbose.
  */
 export class KafkaLogs {
   private muted = true;
   private troubled = false;
 
   constructor(
-    private readonly reporter: SinkNotices,
+    private readonly reporter: KafkaNotices,
     private readonly retries: number,
   ) {}
 

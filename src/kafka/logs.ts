@@ -60,6 +60,9 @@ export class KafkaLogs {
     // nowpipe bounds the idempotent producer's retries on purpose: a write that still fails ends
     // the run before the checkpoint moves, and the next run resends (at least once, in order).
     if (message.startsWith('Limiting retries for the idempotent producer')) return;
+    // A transaction's first send while the brokers still write the last commit's markers: an
+    // expected wait of milliseconds (--exactly-once), retried at once, not trouble.
+    const benign = /concurrent operation on the same transaction|ongoing transaction on this transactionId/.test(`${message} ${entry.log.error ?? ''}`);
     if (this.reporter.verboseEnabled) {
       const extra = [entry.log.broker ? `broker ${entry.log.broker}` : '', entry.log.error && entry.log.error !== message ? String(entry.log.error) : '', entry.log.retryCount !== undefined ? `retry ${entry.log.retryCount}` : '']
         .filter(Boolean)
@@ -67,7 +70,7 @@ export class KafkaLogs {
       this.reporter.verbose(`kafka ${entry.label.toLowerCase()}: [${entry.namespace}] ${message}${extra ? ` (${extra})` : ''}`);
       return;
     }
-    if (this.muted || entry.level > KAFKAJS_LEVEL.WARN || this.troubled) return;
+    if (benign || this.muted || entry.level > KAFKAJS_LEVEL.WARN || this.troubled) return;
     this.troubled = true;
     // "Response Produce(key: 0, version: 7)" says less than the error kafkajs attaches to it.
     const said = typeof entry.log.error === 'string' && entry.log.error ? entry.log.error : message;

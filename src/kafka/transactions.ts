@@ -14,6 +14,16 @@ export function transactionalId(stateTopic: string, key: string): string {
   return `nowpipe-${createHash('sha256').update(`${stateTopic}\u0000${key}`).digest('hex').slice(0, 24)}`;
 }
 
+/**
+ * The next transaction's first send usually meets CONCURRENT_TRANSACTIONS: the brokers are still
+ * writing the last commit's markers, for a few milliseconds. Kafka's Java client retries that
+ * after 20 ms; so do these producers, doubling from there, with four more retries so that a
+ * broker in trouble gets about as long as --kafka-retries gives it.
+ */
+function quickFirstRetries(p: KafkaRetryPolicy) {
+  return { ...retryOptions(p), initialRetryTime: 20, retries: p.retries + 4 };
+}
+
 export interface TransactionsOptions {
   kafka: ClientConfig;
   retry: KafkaRetryPolicy;
@@ -72,7 +82,7 @@ export class TableTransactions {
     const o = this.options!;
     await this.thread.connect(
       o.kafka,
-      { transactionalId: id, idempotent: true, maxInFlightRequests: 1, transactionTimeout: TRANSACTION_TIMEOUT_MS, allowAutoTopicCreation: false, retry: retryOptions(o.retry) },
+      { transactionalId: id, idempotent: true, maxInFlightRequests: 1, transactionTimeout: TRANSACTION_TIMEOUT_MS, allowAutoTopicCreation: false, retry: quickFirstRetries(o.retry) },
       o.logLevel,
       name,
     );

@@ -204,6 +204,12 @@ export class KafkaCheckpointStore implements CheckpointStore {
   private async renew(): Promise<void> {
     for (const h of [...this.held.values()]) {
       const sentAt = performance.now();
+      // Not renewed for the stale time (this process was stopped, or the brokers were away):
+      // another run may hold the table now, and renewing would take it back from under it.
+      if (sentAt - h.renewedAt > this.options.staleAfterMs) {
+        this.lose([h], `it could not be renewed for ${this.options.staleAfterMs / 1000} s (was this process stopped?)`);
+        continue;
+      }
       try {
         await this.writeLease(h.key, h.partition, { type: 'held', ...this.state.me }, h.table);
         if (this.held.has(h.table)) h.renewedAt = sentAt;

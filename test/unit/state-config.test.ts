@@ -46,6 +46,7 @@ describe('--state kafka, --exactly-once, --group (config rules)', () => {
     expect(problems({ group: 'g', follow: true })).toEqual([expect.stringMatching(/^--group: needs --state kafka/)]);
     expect(problems({ group: 'g', state: 'kafka', brokers: 'a:1' })).toEqual([expect.stringMatching(/^--group: needs --follow/)]);
     expect(problems({ group: 'a b', state: 'kafka', brokers: 'a:1', follow: true })).toEqual([expect.stringMatching(/^--group: "a b" is not a group name/)]);
+    expect(problems({ group: 'g', state: 'kafka', brokers: 'a:1', follow: true, reset: true })).toEqual([expect.stringMatching(/^--reset: cannot be combined with --group/)]);
     expect(problems({ group: 'workers', state: 'kafka', brokers: 'a:1', follow: true })).toEqual([]);
   });
 });

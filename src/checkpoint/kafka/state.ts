@@ -78,6 +78,10 @@ export class KafkaState {
     return this.options.topic;
   }
 
+  get staleAfterMs(): number {
+    return this.options.staleAfterMs;
+  }
+
   context(action: KafkaErrorContext['action'], table?: string): KafkaErrorContext {
     const { brokers, sasl, retry } = this.options.connection;
     return { brokers, action, topic: this.options.topic, retries: retry.retries, subject: 'state', table, sasl: sasl && { mechanism: sasl.mechanism, username: sasl.username } };
@@ -211,6 +215,17 @@ export class KafkaState {
 
   partitionOf(key: string): number {
     return partitionFor(key, this.partitions);
+  }
+
+  /**
+   * Resolves once the lease reader has read every record of `partition` written before now: a
+   * tombstone on a key of this run's own is written and read back (no reader keeps it).
+   */
+  async barrier(partition: number): Promise<void> {
+    const landed = await this.write({ key: `barrier|${this.me.owner}`, value: null, partition, headers: {} }).catch((err: unknown) => {
+      throw kafkaError(err, this.context('write'));
+    });
+    await this.leasesPassed(landed.partition, landed.offset);
   }
 
   /** Resolves once the lease reader has read up to `offset` (and so every record before it). */

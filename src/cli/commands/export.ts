@@ -30,6 +30,8 @@ export function validateForExport(config: Config): void {
  */
 export async function runExport(config: Config, reporter: Reporter, options: { nameCheckpoint?: boolean } = {}): Promise<number> {
   validateForExport(config);
+  // --group: this process is one member of many sharing the tables (src/cli/group-export.ts).
+  if (config.group !== undefined) return (await import('../group-export.js')).runGroupExport(config, reporter);
   const stats = newStats();
   const events = new RunEvents();
   const outage = new OutageLog(reporter);

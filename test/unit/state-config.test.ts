@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { kebabToCamel } from '../../src/config/keys.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/index.js';
 
@@ -48,5 +51,16 @@ describe('--state kafka, --exactly-once, --group (config rules)', () => {
     expect(problems({ group: 'a b', state: 'kafka', brokers: 'a:1', follow: true })).toEqual([expect.stringMatching(/^--group: "a b" is not a group name/)]);
     expect(problems({ group: 'g', state: 'kafka', brokers: 'a:1', follow: true, reset: true })).toEqual([expect.stringMatching(/^--reset: cannot be combined with --group/)]);
     expect(problems({ group: 'workers', state: 'kafka', brokers: 'a:1', follow: true })).toEqual([]);
+  });
+
+  it('examples/kubernetes.yaml: its arguments and its Secret\'s variables make a valid config', () => {
+    const manifest = readFileSync(resolve(import.meta.dirname, '../../examples/kubernetes.yaml'), 'utf8');
+    const flags: Record<string, unknown> = {};
+    for (const [, name, value] of manifest.matchAll(/^\s+- --([a-z-]+)(?:=(.*))?$/gm)) flags[kebabToCamel(name!)] = value ?? true;
+    const env = Object.fromEntries([...manifest.matchAll(/^\s+(SERVICENOW_PASSWORD|KAFKA_USERNAME|KAFKA_PASSWORD): /gm)].map(([, k]) => [k === 'SERVICENOW_PASSWORD' ? 'password' : k === 'KAFKA_USERNAME' ? 'kafkaUsername' : 'kafkaPassword', 'x']));
+    expect(Object.keys(env)).toHaveLength(3);
+    const { config } = resolveConfig({ flags, env });
+    expect(config).toMatchObject({ state: 'kafka', exactlyOnce: true, group: 'servicenow-acme', follow: true, sink: 'kafka', kafkaSasl: 'plain', kafkaTls: true });
+    expect(config.tableNames).toHaveLength(6);
   });
 });

@@ -4,7 +4,7 @@ import { KafkaCheckpointStore } from '../checkpoint/kafka/store.js';
 import { freshProgress } from '../checkpoint/progress.js';
 import type { KafkaState } from '../checkpoint/kafka/state.js';
 import { ConfigError } from '../errors/index.js';
-import { CHECK_RETRY, clientConfig } from '../kafka/client.js';
+import { clientConfig } from '../kafka/client.js';
 import { kafkaError, type KafkaErrorContext } from '../kafka/errors.js';
 import { KafkaLogs, type KafkaNotices } from '../kafka/logs.js';
 import type { KafkaConnection } from '../kafka/settings.js';
@@ -58,7 +58,7 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
   const byPartition = tablesByPartition(jobs.map((j) => j.scope.table));
   const jobOf = new Map(jobs.map((j) => [j.scope.table, j]));
   const sessionTimeout = Math.min(MAX_SESSION_MS, Math.max(MIN_SESSION_MS, options.sessionTimeoutMs));
-  const config = await clientConfig(options.connection, CHECK_RETRY);
+  const config = await clientConfig(options.connection, options.connection.retry);
   const logs = new KafkaLogs(options.notices, 0); // the consumer speaks with --verbose only
   const kafka = new Kafka({ ...config, logLevel: logs.level, logCreator: logs.creator as unknown as logCreator });
   const context = (action: KafkaErrorContext['action']): KafkaErrorContext => ({ ...options.state.context(action), topic: options.assignTopic });

@@ -126,4 +126,15 @@ describe('--state kafka (built CLI, simulator, real broker)', () => {
     expect(r.stderr).toMatch(/done: 2,000 rows of incident .* saved to Kafka topic/);
     expect(existsSync(`${out}/incident`)).toBe(true);
   }, 120_000);
+
+  it('state brokers that cannot be reached: exit 1 before anything is read, saying which', async () => {
+    await ready();
+    const before = sim.requests.length;
+    const r = await runCli(['--url', sim.url, '--table', 'incident', '--user', 'admin', '--state', 'kafka', '--state-brokers', '127.0.0.1:1'], { env, cwd: await tempDir(), timeoutMs: 90_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: kafka state: cannot reach the Kafka brokers 127\.0\.0\.1:1: connect ECONNREFUSED/m);
+    expect(r.stderr).not.toMatch(/\n\s+at \S+ \(/);
+    expect(r.stdout).toBe('');
+    expect(sim.requests.length, 'the instance was read').toBe(before);
+  }, 120_000);
 });

@@ -240,13 +240,15 @@ export class KafkaState {
 
   async close(): Promise<void> {
     this.logs.mute();
-    await Promise.all(this.tails.map((t) => t.stop()));
+    const tails = this.tails;
     this.tails = [];
     const link = this.link;
     this.link = undefined;
-    if (link) {
+    const closing = async () => {
+      if (!link) return;
       await this.writing;
       await withDeadline(link.close(), KAFKA_TIMEOUTS.closeMs, () => new Error('disconnect timed out')).catch(() => link.terminate().catch(() => undefined));
-    }
+    };
+    await Promise.all([...tails.map((t) => t.stop()), closing()]);
   }
 }

@@ -35,9 +35,10 @@ export interface TransactionsOptions {
  * state store. The pipeline writes a table's batch and then saves its progress, one after the
  * other, one write in flight per table; so the sink's `send` opens the table's transaction and
  * sends the records into it, and the store's `commit` adds the checkpoint record and commits
- * both at once. A save with no write before it is a transaction of its own. A failure aborts
- * the transaction; a crash leaves it to the next producer with the same id, whose `open`
- * aborts it: read_committed consumers never see its records.
+ * both at once. A save with no write before it is a transaction of its own. A failed commit
+ * aborts the transaction, and so does closing with one open; a crash leaves it to the next
+ * producer with the same id, whose `open` aborts it: read_committed consumers never see its
+ * records.
  *
  * One producer per table (not one for the run): another table's write may start while this
  * table's checkpoint is being committed, and must not land in this table's transaction.
@@ -89,15 +90,13 @@ export class TableTransactions {
     this.open_.set(table, name);
   }
 
-  /** Sends records into the table's open transaction (begun if none is); a failure aborts it. */
+  /**
+   * Sends records into the table's open transaction (begun if none is). A failure leaves it
+   * open: the sink may go on (a single row refused as too large is skipped), or fail, and then
+   * no checkpoint commits it: `close` (or the next run) aborts it.
+   */
   async send(table: string, requests: ProduceRequest[], timeout: number, gzip: boolean): Promise<void> {
-    const name = this.producer(table);
-    try {
-      await this.thread.send(requests, -1, timeout, gzip, name);
-    } catch (err) {
-      await this.thread.end(name, 'abort').catch(() => undefined);
-      throw err;
-    }
+    await this.thread.send(requests, -1, timeout, gzip, this.producer(table));
   }
 
   /** Sends the checkpoint record into the table's transaction and commits it with what the sink sent. */

@@ -8,7 +8,7 @@ import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
 import { BROKERS, createTopic, deleteTopics, readTopic, requireBroker, setUpOnce, uniqueTopic } from './helpers.js';
 
-const ROWS = 4000;
+const ROWS = 10_000;
 const PAGE = 200;
 const KILLS = 10;
 const env = { SERVICENOW_PASSWORD: 'admin' };
@@ -41,7 +41,7 @@ function seeded(seed: number): () => number {
 
 /**
  * Starts the export KILLS times, each killed with SIGKILL at a random moment of its export (0 to
- * 2.5 s after its first page: the pages come fast and each write of 200 rows of 2 KB takes a
+ * 1.2 s after its first page: the pages come fast and each write of 200 rows of 2 KB takes a
  * while, so many kills land between a write and its checkpoint), then runs it to the end.
  */
 async function killsThenFinish(data: string, state: string, extra: string[]): Promise<{ killedWhileRunning: number }> {
@@ -52,7 +52,7 @@ async function killsThenFinish(data: string, state: string, extra: string[]): Pr
     let exited = false;
     void run.code.then(() => (exited = true));
     await waitFor(() => exited || reading(run.out.stderr), 60_000, 'the first page');
-    await new Promise((r) => setTimeout(r, random() * 2500));
+    await new Promise((r) => setTimeout(r, random() * 1200));
     if (!exited) killedWhileRunning += 1;
     run.child.kill('SIGKILL');
     const code = await run.code;
@@ -74,7 +74,7 @@ async function count(data: string): Promise<{ records: number; duplicates: numbe
 
 const setup = setUpOnce(async () => {
   // Rows of 2 KB: writing a page to Kafka takes longer than reading it.
-  sim = await startSimulator({ rows: ROWS, rowBytes: 2000, seed: 71, aclHiddenRatio: 0, latencyMs: 30 });
+  sim = await startSimulator({ rows: ROWS, rowBytes: 2000, seed: 71, aclHiddenRatio: 0, latencyMs: 100 });
 });
 
 afterAll(async () => {
@@ -99,7 +99,7 @@ describe('--exactly-once (built CLI, simulator, real broker)', () => {
 
     console.info(`--exactly-once: ${KILLS} kills (${eos.killedWhileRunning} mid-run): read_committed ${exactly.records} records, ${exactly.duplicates} duplicates, ${exactly.missing} missing (${exactly.written - exactly.records} records of aborted transactions in the log)`);
     console.info(`without it:     ${KILLS} kills (${plainRun.killedWhileRunning} mid-run): ${plain.records} records, ${plain.duplicates} duplicates, ${plain.missing} missing`);
-    expect(eos.killedWhileRunning, 'the runs ended before their kills: the test proves nothing').toBeGreaterThanOrEqual(KILLS / 2);
+    for (const k of [eos, plainRun]) expect(k.killedWhileRunning, 'the runs ended before their kills: the test proves little').toBeGreaterThanOrEqual(KILLS - 2);
     expect(exactly).toMatchObject({ records: ROWS, duplicates: 0, missing: 0 });
     expect(plain.missing).toBe(0);
     expect(plain.duplicates).toBeLessThanOrEqual(PAGE * plainRun.killedWhileRunning);

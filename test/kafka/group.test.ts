@@ -110,8 +110,8 @@ describe('--group (three processes, six tables, a real broker)', () => {
       await waitFor(() => orphans.every((t) => firstAfterKill(t) !== undefined), 30_000, 'requests for the tables taken over');
       const takenOver = orphans.map((t) => firstAfterKill(t)!.at - killedAt);
       console.info(`the killed member's tables ${orphans.join(', ')} were read again by another member ${takenOver.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} after the kill (session timeout ${SESSION_S} s)`);
-      // Within the session timeout, plus the rebalance and a poll interval.
-      for (const ms of takenOver) expect(ms).toBeLessThan((SESSION_S + 4) * 1000);
+      // About the session timeout: then the rebalance, the lease taken over, a poll (slack for a busy machine).
+      for (const ms of takenOver) expect(ms).toBeLessThan((SESSION_S + 6) * 1000);
 
       await new Promise((r) => setTimeout(r, 4000));
       for (const stop of stops) stop();

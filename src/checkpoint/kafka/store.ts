@@ -86,8 +86,13 @@ export class KafkaCheckpointStore implements CheckpointStore {
   async open(options: { reset: boolean }): Promise<void> {
     if (this.options.ownsState) await this.state.open();
     try {
-      this.unlisten = this.state.book.onRecord((key, record, _previous, offset) => this.watch(key, record, offset));
-      this.state.crashed.addEventListener('abort', () => this.lose([...this.held.values()], String((this.state.crashed.reason as Error)?.message)), { once: true });
+      const unwatch = this.state.book.onRecord((key, record, _previous, offset) => this.watch(key, record, offset));
+      const onCrash = () => this.lose([...this.held.values()], `the state topic can no longer be read (${(this.state.crashed.reason as Error)?.message})`);
+      this.state.crashed.addEventListener('abort', onCrash, { once: true });
+      this.unlisten = () => {
+        unwatch();
+        this.state.crashed.removeEventListener('abort', onCrash);
+      };
       const won = await Promise.allSettled(this.options.tables.map((t) => this.acquire(t)));
       const refused = won.find((w): w is PromiseRejectedResult => w.status === 'rejected');
       if (refused) throw refused.reason;

@@ -1,12 +1,14 @@
 // Parallel backfill: 200,000 rows of about 1 KB from a simulated instance with a realistic
-// per-request cost (300 ms plus 0.2 ms per row returned), with --concurrency 1, 2, 4 and 8.
+// per-request cost (200 ms plus 0.2 ms per row returned), with --concurrency 1, 2, 4 and 8.
+// The table's shape: `spread` (30 days), `dense` (1,500 rows in every second, as a bulk import
+// leaves a table) or `burst` (a quarter of the rows in one second).
 // Reports wall time, rows/s, speedup against 1, table requests, and proves every row arrived:
 // the distinct sys_ids in the output are exactly the simulator's visible rows.
 //
 // stdout goes to a file and is checked after the timed run: the simulator shares this process,
 // and reading 200 MB here while it serves pages would slow the simulator, not nowpipe. An untimed
 // warm-up run first fills the simulator's cache of rendered rows, so no level pays for it.
-// Usage: npm run build && node bench/parallel.mjs [rows] [concurrency,...] [batch-size] [runs]
+// Usage: npm run build && node bench/parallel.mjs [rows] [concurrency,...] [batch-size] [runs] [spread|dense|burst]
 // With several runs per level, times are the median (and the range) of the runs.
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
@@ -21,9 +23,18 @@ const rows = Number(process.argv[2] ?? 200_000);
 const levels = (process.argv[3] ?? '1,2,4,8').split(',').map(Number);
 const batch = process.argv[4] ?? '10000';
 const runs = Number(process.argv[5] ?? 1);
-const LATENCY = { latencyMs: 300, perRowLatencyMs: 0.2 };
+const shape = process.argv[6] ?? 'spread';
+const LATENCY = { latencyMs: 200, perRowLatencyMs: 0.2 };
+const END = '2024-06-01 00:00:00';
+const stamp = (ms) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+const SHAPES = {
+  spread: {},
+  dense: { start: stamp(Date.parse(`${END}Z`) - Math.ceil(rows / 1500) * 1000), end: END },
+  burst: { rows: Math.round(rows * 0.75), burst: { count: Math.round(rows * 0.25) } },
+};
+if (!SHAPES[shape]) throw new Error(`shape: spread, dense or burst, not ${shape}`);
 
-const sim = await startSimulator({ rows, rowBytes: 1000, seed: 7, aclHiddenRatio: 0, ...LATENCY });
+const sim = await startSimulator({ rows, rowBytes: 1000, seed: 7, aclHiddenRatio: 0, ...LATENCY, ...SHAPES[shape] });
 const visible = new Set(sim.visibleRows('incident').map((r) => r.sys_id));
 const dir = await mkdtemp(join(tmpdir(), 'nowpipe-bench-parallel-'));
 
@@ -104,7 +115,7 @@ try {
 }
 
 const base = results.find((r) => r.concurrency === 1)?.seconds;
-console.log(`parallel backfill of ${fmt(rows)} rows (~1 KB each), pages of ${fmt(Number(batch))}, simulated cost ${LATENCY.latencyMs} ms + ${LATENCY.perRowLatencyMs} ms/row per request; ${runs === 1 ? 'one run' : `median of ${runs} runs`} per level; Node ${process.version}`);
+console.log(`parallel backfill of ${fmt(rows)} rows (~1 KB each, table shape: ${shape}), pages of ${fmt(Number(batch))}, simulated cost ${LATENCY.latencyMs} ms + ${LATENCY.perRowLatencyMs} ms/row per request; ${runs === 1 ? 'one run' : `median of ${runs} runs`} per level; Node ${process.version}`);
 console.log('| --concurrency | time | rows/s | speedup | table requests | nowpipe CPU | simulator CPU | rows out | distinct sys_ids = visible rows | load (1 min) before → after |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of results) {

@@ -37,6 +37,9 @@ function schemas(now: () => number) {
     {
       start: t,
       end: t,
+      /** A cut inside a dense second: the slice starts after this row of `start`, and ends with this row of `end`. */
+      startId: z.string().optional(),
+      endId: z.string().optional(),
       /** Checkpoints of earlier versions: the slice owns its start second too. */
       first: z.boolean().default(false),
       cursor: cursor.optional(),
@@ -64,7 +67,8 @@ function schemas(now: () => number) {
     .superRefine((p, ctx) => {
       if ((p.slices === undefined) !== (p.slicesHi === undefined)) ctx.addIssue({ code: 'custom', path: ['slices'], message: 'slices and slicesHi go together' });
       for (const [i, s] of (p.slices ?? []).entries()) {
-        if (s.start >= s.end) ctx.addIssue({ code: 'custom', path: ['slices', i], message: `starts at ${s.start}, not before its end ${s.end}` });
+        const startsBefore = s.start < s.end || (s.start === s.end && s.startId !== undefined && s.endId !== undefined && s.startId < s.endId);
+        if (!startsBefore) ctx.addIssue({ code: 'custom', path: ['slices', i], message: `starts at ${s.start}, not before its end ${s.end}` });
       }
     });
   const file = z.object({
@@ -75,7 +79,12 @@ function schemas(now: () => number) {
   return { file, table };
 }
 
-export type Slice = { start: string; end: string; first: boolean; cursor?: Cursor; done: boolean };
+/**
+ * A slice of a parallel backfill: the rows after `start` up to and including `end`. Without ids
+ * a boundary is a whole second; with `startId`/`endId` it is a row inside that second, so a
+ * dense second can be shared between slices.
+ */
+export type Slice = { start: string; end: string; startId?: string; endId?: string; first: boolean; cursor?: Cursor; done: boolean };
 export type VersionWindow = Record<string, string[]>;
 export type StreamName = 'rows' | 'deletes';
 
@@ -108,7 +117,7 @@ export interface CheckpointFile {
  */
 export function checkCheckpoint(doc: unknown, now: () => number = Date.now): { file?: CheckpointFile; problems: string[] } {
   const result = schemas(now).file.safeParse(doc);
-  if (result.success) return { file: result.data as CheckpointFile, problems: [] };
+  if (result.success) return { file: result.data, problems: [] };
   const problems = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'the file'}: ${i.message}`);
   return { problems: [...new Set(problems)].slice(0, 8) };
 }

@@ -1,4 +1,4 @@
-import { NowpipeError } from '../errors/index.js';
+import { ConfigError, NowpipeError } from '../errors/index.js';
 import { redact } from '../errors/redact.js';
 import type { Reporter } from '../ui/reporter.js';
 
@@ -11,12 +11,20 @@ export const REPORT_URL = 'https://github.com/nowpipe/nowpipe/issues';
 export function reportError(err: unknown, reporter: Reporter): number {
   if (err instanceof NowpipeError) {
     if (err.exitCode === 0) return 0;
-    reporter.error(redact(err.message), err.hint === undefined ? undefined : redact(err.hint));
+    // A JSON line also carries the list of problems, one per item, for a log shipper.
+    const fields = err instanceof ConfigError && err.problems.length > 1 ? { problems: err.problems.map(redact) } : undefined;
+    reporter.error(redact(err.message), err.hint === undefined ? undefined : redact(err.hint), fields);
     if (reporter.verboseEnabled && err.cause instanceof Error) reporter.verbose(redact(`cause: ${err.cause.message}`));
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  reporter.error(redact(`unexpected error: ${e.message}`), `this is a bug in nowpipe; please report it at ${REPORT_URL} with this output`);
-  reporter.info(redact(e.stack ?? ''));
+  const hint = `this is a bug in nowpipe; please report it at ${REPORT_URL} with this output`;
+  const stack = redact(e.stack ?? '');
+  if (reporter.json) {
+    reporter.error(redact(`unexpected error: ${e.message}`), hint, { stack });
+  } else {
+    reporter.error(redact(`unexpected error: ${e.message}`), hint);
+    reporter.info(stack);
+  }
   return 1;
 }

@@ -11,6 +11,7 @@ import { summaryLine } from '../ui/summary.js';
 import { validateForExport } from './commands/export.js';
 import { buildClient, buildSink, tableJob } from './components.js';
 import { reportError } from './exit.js';
+import { attachObservers } from './observers.js';
 import { installSignalHandlers } from './signals.js';
 import { kafkaStateFor, stateConnection } from './state.js';
 
@@ -27,11 +28,18 @@ export async function runGroupExport(config: Config, reporter: Reporter): Promis
   const outage = new OutageLog(reporter);
   new RunView(reporter, stats, outage).attach(events);
   const client = buildClient(config, reporter, stats, outage);
-  const sink = await buildSink(config, reporter);
-  const state = await kafkaStateFor(config, reporter);
-  await state.open();
-  const { signal, dispose } = installSignalHandlers(reporter);
+  // Closed in reverse order whatever happens, also when building a later component fails.
+  const cleanup: Array<() => unknown> = [];
   try {
+    // Metrics and health (--metrics-port) count what this member does, for the tables it runs.
+    const observers = await attachObservers(config, { reporter, events, stats, client });
+    cleanup.push(() => observers.close());
+    const sink = await buildSink(config, reporter, client);
+    const state = await kafkaStateFor(config, reporter);
+    await state.open();
+    cleanup.push(() => state.close());
+    const { signal, dispose } = installSignalHandlers(reporter);
+    cleanup.push(dispose);
     const jobs = config.tableNames.map((table) => tableJob(configForTable(config, table), client, events));
     reporter.info(`group ${group}: joining; the tables ${config.tableNames.join(', ')} are shared among its members`);
     reporter.startProgress();
@@ -55,6 +63,7 @@ export async function runGroupExport(config: Config, reporter: Reporter): Promis
           seconds: reporter.elapsedSeconds(),
           checkpoint: state.where,
           destination: sink.describe?.(),
+          deadLetter: config.deadLetter,
         }),
       );
     }
@@ -66,7 +75,6 @@ export async function runGroupExport(config: Config, reporter: Reporter): Promis
     }
     return code;
   } finally {
-    dispose();
-    await state.close();
+    for (const close of cleanup.reverse()) await close();
   }
 }

@@ -20,8 +20,8 @@ export function kafkaSettings(config: Config): KafkaSettings {
     compression: config.compression,
     acks: config.kafkaAcks === '1' ? 1 : -1,
     createTopic: config.createTopic ? { partitions: config.topicPartitions ?? -1, replication: config.topicReplication ?? -1 } : undefined,
-    skipOversized: config.skipOversized,
-    format: config.format,
+    // connect-json reaches the sink as raw rows whose text is already the envelope (cli/components.ts).
+    format: config.format === 'connect-json' ? 'raw' : config.format,
     retry: { ...DEFAULT_KAFKA_RETRY, retries: config.kafkaRetries },
     oldestSince: config.tableNames.map((t) => configForTable(config, t).since).reduce((a, b) => (b < a ? b : a), config.since),
   };

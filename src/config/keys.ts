@@ -49,6 +49,9 @@ export const RC_ALIASES: Record<string, { key: Key; convert?: Convert }> = {
   'confluent.topic.sasl.jaas.config': { key: 'kafkaJaasConfig' },
   'connection.timeout.ms': { key: 'connectTimeout', convert: msToSeconds },
   'read.timeout.ms': { key: 'timeout', convert: msToSeconds },
+  // The webhook's headers: one flag per header (--http-header), one plural key in the rc file.
+  httpHeaders: { key: 'httpHeader' },
+  'http-headers': { key: 'httpHeader' },
 };
 
 /** Connector keys that describe Kafka Connect itself: accepted, reported once, not used. */
@@ -78,10 +81,13 @@ export const ENV_KEYS: Array<{ env: string; key: Key }> = [
   { env: 'SERVICENOW_REFRESH_TOKEN', key: 'refreshToken' },
   { env: 'KAFKA_USERNAME', key: 'kafkaUsername' },
   { env: 'KAFKA_PASSWORD', key: 'kafkaPassword' },
+  { env: 'NOWPIPE_HTTP_SECRET', key: 'httpSecret' },
+  // Read before anything else too (cli/log-format.ts): a container's errors about its flags come out as JSON.
+  { env: 'NOWPIPE_LOG_FORMAT', key: 'logFormat' },
 ];
 
 /** Keys whose values are secrets: never echoed in warnings, errors or logs. */
-export const SECRET_KEYS = new Set<Key>(['password', 'clientSecret', 'refreshToken', 'kafkaPassword', 'kafkaJaasConfig']);
+export const SECRET_KEYS = new Set<Key>(['password', 'clientSecret', 'refreshToken', 'kafkaPassword', 'kafkaJaasConfig', 'httpSecret']);
 
 export function kebabToCamel(s: string): string {
   return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -2,7 +2,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { ConfigError } from '../errors/index.js';
 import { mapRcObject, readRcFile, type Values } from './rc.js';
-import { envSettings, resolveConfig, secretsOf, type Requirement } from './resolve.js';
+import { envSettings, resolveConfig, secretsOf, type Requirement, type StoredLogins } from './resolve.js';
+import { credentialsPath, readLogins } from '../login/store.js';
 import { registerSecret } from '../errors/redact.js';
 import type { Config } from './schema.js';
 
@@ -41,6 +42,18 @@ async function readPasswordFile(path: string): Promise<{ password?: string; prob
   }
 }
 
+/** `nowpipe login`'s credentials file, read like --password-file: a problem is reported only if the run needs it. */
+async function storedLogins(env: NodeJS.ProcessEnv): Promise<StoredLogins> {
+  const path = credentialsPath(env);
+  try {
+    const { logins, warning } = await readLogins(path);
+    return { path, list: logins, warning };
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    return { path, list: [], problem: e.hint ? `${e.message} (${e.hint})` : e.message };
+  }
+}
+
 /** The rc file as the user would name it: relative to the working folder when it lies inside it. */
 function shortPath(path: string, cwd: string): string {
   const rel = relative(cwd, path);
@@ -58,12 +71,16 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const fromEnv = envSettings(env);
   const passwordFile = (flags.passwordFile ?? fromEnv.values.passwordFile ?? rc.values.passwordFile) as string | undefined;
   const pw = typeof passwordFile === 'string' ? await readPasswordFile(passwordFile) : {};
+  const require = options.require ?? ['url', 'table', 'credentials'];
+  const clientId = flags.clientId ?? fromEnv.values.clientId ?? rc.values.clientId;
+  const logins = require.includes('credentials') && clientId !== undefined ? await storedLogins(env) : undefined;
   try {
     const resolved = resolveConfig({
       rc: rc.values,
       env: fromEnv.values,
       flags,
-      require: options.require ?? ['url', 'table', 'credentials'],
+      require,
+      logins,
       noProxy: env.NO_PROXY ?? env.no_proxy,
       passwordFromFile: pw.password,
       passwordFileProblem: pw.problem,

@@ -7,7 +7,7 @@ import { configFields, tableSettingsSchema, type ConfigInput } from './schema.js
 
 export type Values = Partial<Record<keyof ConfigInput, unknown>>;
 
-const KNOWN_KEYS = new Set(Object.keys(configFields)) as Set<string>;
+const KNOWN_KEYS = new Set(Object.keys(configFields));
 
 /** Every spelling an rc file may use for a setting, for "did you mean". */
 const RC_SPELLINGS = [...KNOWN_KEYS, ...[...KNOWN_KEYS].map(camelToKebab), ...Object.keys(RC_ALIASES)];
@@ -26,7 +26,7 @@ function normaliseTables(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(value).map(([table, own]) => [
       table,
-      typeof own === 'object' && own !== null && !Array.isArray(own) ? Object.fromEntries(Object.entries(own).map(([k, v]) => [kebabToCamel(k), v])) : own,
+      typeof own === 'object' && own !== null && !Array.isArray(own) ? Object.fromEntries(Object.entries(own as Record<string, unknown>).map(([k, v]) => [kebabToCamel(k), v])) : own,
     ]),
   );
 }
@@ -78,7 +78,7 @@ export function mapRcObject(raw: unknown, origin: string): RcSettings {
 
 const jsoncLoader: Loader = (filepath, content) => {
   const errors: ParseError[] = [];
-  const value = parseJsonc(content, errors, { allowTrailingComma: true });
+  const value: unknown = parseJsonc(content, errors, { allowTrailingComma: true });
   if (errors.length > 0) {
     const e = errors[0]!;
     const line = content.slice(0, e.offset).split('\n').length;
@@ -89,8 +89,9 @@ const jsoncLoader: Loader = (filepath, content) => {
 
 /** .nowpiperc without extension: JSON (with comments) or YAML. */
 const noExtLoader: Loader = (filepath, content) => {
-  if (/^\s*[{[]/.test(content) || /^\s*\/\//.test(content)) return jsoncLoader(filepath, content);
-  return defaultLoaders['.yaml'](filepath, content);
+  if (/^\s*[{[]/.test(content) || /^\s*\/\//.test(content)) return jsoncLoader(filepath, content) as unknown;
+  const value: unknown = defaultLoaders['.yaml'](filepath, content);
+  return value;
 };
 
 const explorer = cosmiconfig('nowpipe', {

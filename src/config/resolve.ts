@@ -4,10 +4,11 @@ import type { Problem } from './kafka-rules.js';
 import { ENV_KEYS, SECRET_KEYS } from './keys.js';
 import { redactWith } from '../errors/redact.js';
 import { parseJaasConfig } from './kafka-rules.js';
+import { headerSecrets, urlSecrets } from './http-rules.js';
 import { didYouMean, RC_ONLY_NAMES, settingLabel, type Origins } from './names.js';
 import type { Values } from './rc.js';
 import { crossFieldProblems } from './rules.js';
-import { configFields, DEFAULT_CURSOR_FIELD, tableName, tableSettingsSchema, type Config, type ParsedConfig } from './schema.js';
+import { configFields, tableName, tableSettingsSchema, type Config, type ParsedConfig } from './schema.js';
 import { droppedPathWarning, parseInstanceUrl } from './url.js';
 
 /** The settings the environment gives, and which variable gave each. */
@@ -37,8 +38,17 @@ function noProxyMatches(host: string, noProxy: string | undefined): boolean {
     .some((p) => p === '*' || host === p.replace(/^\./, '') || host.endsWith(p.startsWith('.') ? p : `.${p}`));
 }
 
-/** What a command needs besides valid settings. `credentials`: some way to sign in (not for demo). */
-export type Requirement = 'url' | 'table' | 'credentials';
+/** What a command needs besides valid settings. `credentials`: some way to sign in (not for demo); `clientId`: for `nowpipe login`. */
+export type Requirement = 'url' | 'table' | 'credentials' | 'clientId';
+
+/** `nowpipe login`'s stored logins, as load.ts read them (resolution stays pure). */
+export interface StoredLogins {
+  path: string;
+  list: ReadonlyArray<{ instance: string; clientId: string; refreshToken: string; savedAt: string }>;
+  /** Why the file could not be read: reported when a run needs a stored login. */
+  problem?: string;
+  warning?: string;
+}
 
 export interface ResolveInput {
   rc?: Values;
@@ -53,6 +63,8 @@ export interface ResolveInput {
   passwordFileProblem?: string;
   /** Where the rc file and environment values came from, for the messages. */
   origins?: { rcFile?: string; rcKeys?: ReadonlyMap<string, string>; envNames?: ReadonlyMap<string, string> };
+  /** A client id with no secret, refresh token or password of its own uses the login stored for its instance. */
+  logins?: StoredLogins;
 }
 
 interface Parsed {
@@ -141,16 +153,20 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
   if (wanted.includes('table') && merged.table === undefined) {
     problems.push({ path: 'table', message: 'required: the table to export, e.g. incident (or table / servicenow.table in the rc file)' });
   }
+  if (wanted.includes('clientId') && merged.clientId === undefined) {
+    problems.push({ path: 'clientId', message: "required: the OAuth application's Client ID, from System OAuth > Application Registry (or SERVICENOW_CLIENT_ID)" });
+  }
   if (wanted.includes('credentials') && CREDENTIAL_KEYS.every((k) => merged[k] === undefined)) {
     problems.push({
       path: '',
       message:
-        'no credentials: give --user with --password or --password-file (env SERVICENOW_USER, SERVICENOW_PASSWORD), or OAuth: --client-id with --client-secret or --refresh-token (env SERVICENOW_CLIENT_ID, SERVICENOW_CLIENT_SECRET)',
+        'no credentials: give --user with --password or --password-file (env SERVICENOW_USER, SERVICENOW_PASSWORD), or OAuth: --client-id with --client-secret or --refresh-token (env SERVICENOW_CLIENT_ID, SERVICENOW_CLIENT_SECRET), or log in once from a terminal: nowpipe login --url <instance> --client-id <id>',
     });
   }
   if (input.passwordFileProblem !== undefined) problems.push({ path: 'passwordFile', message: input.passwordFileProblem });
   if (c.passwordFile !== undefined && input.flags?.password !== undefined) problems.push({ path: 'password', message: 'give --password or --password-file, not both' });
   const hasPassword = c.password !== undefined || c.passwordFile !== undefined;
+  const stored = storedLogin(c, hasPassword, wanted, input.logins, problems, warnings);
   if (hasPassword && c.user === undefined && c.clientId === undefined && !parsed.failed.has('user')) {
     problems.push({ path: 'user', message: 'required with a password: the user it belongs to (--user or SERVICENOW_USER)' });
   }
@@ -173,6 +189,9 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
   if (rest.sink !== 'kafka' && (rest.topic !== undefined || (rest.brokers !== undefined && rest.state !== 'kafka'))) {
     warnings.push(`Kafka settings (topic, brokers) have no effect with --sink ${rest.sink}`);
   }
+  if (rest.sink !== 'http' && (rest.httpUrl !== undefined || rest.httpHeader !== undefined)) {
+    warnings.push(`webhook settings (--http-url, --http-header) have no effect with --sink ${rest.sink}`);
+  }
   const { table, tables, ...others } = rest;
   const tableNames = [...new Set(table ?? [])];
   for (const name of Object.keys(tables ?? {})) {
@@ -180,7 +199,36 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
   }
   // The reader pages by sys_updated_on until it is taught another field (issue 13, item 4): say
   // so rather than let a setting be silently ignored.
-  return { config: { ...others, password, proxy, url: rest.url ?? '', table: tableNames[0] ?? '', tableNames, tableSettings: tables ?? {} }, warnings };
+  const login = stored ? { refreshToken: stored.refreshToken, storedLogin: { path: input.logins!.path, savedAt: stored.savedAt } } : {};
+  return { config: { ...others, password, proxy, url: rest.url ?? '', table: tableNames[0] ?? '', tableNames, tableSettings: tables ?? {}, ...login }, warnings };
+}
+
+/**
+ * The login `nowpipe login` stored for this instance and client, when the run has a client id and
+ * nothing else that makes a grant on its own (a refresh token, or a user with a password); a
+ * client secret is allowed (a confidential client's refresh grant needs it). A client id with
+ * neither a secret nor a stored login can sign in to nothing: said now, with what to do.
+ */
+function storedLogin(c: Partial<ParsedConfig>, hasPassword: boolean, wanted: Requirement[], logins: StoredLogins | undefined, problems: Problem[], warnings: string[]) {
+  if (!wanted.includes('credentials') || c.clientId === undefined || c.refreshToken !== undefined || hasPassword || c.user !== undefined) return undefined;
+  const stored = c.url === undefined ? undefined : logins?.list.find((l) => l.instance === c.url && l.clientId === c.clientId);
+  if (stored) {
+    if (logins?.warning) warnings.push(logins.warning);
+    return stored;
+  }
+  if (c.clientSecret !== undefined) {
+    // client_credentials it is; a store that cannot be read is worth a word all the same.
+    if (logins?.problem) warnings.push(`stored logins not read: ${logins.problem}`);
+    return undefined;
+  }
+  if (logins?.problem) problems.push({ path: '', message: logins.problem });
+  else if (c.url !== undefined) {
+    problems.push({
+      path: 'clientId',
+      message: `no login stored for ${c.url} with this client${logins ? ` (in ${logins.path})` : ''}: log in once with nowpipe login --url ${c.url} --client-id ${c.clientId}, or give --client-secret (client_credentials) or --refresh-token`,
+    });
+  }
+  return undefined;
 }
 
 /** Zod messages can echo input values; a secret must never reach the terminal. */
@@ -204,6 +252,8 @@ export function secretsOf(settings: object): string[] {
     const u = new URL(proxy);
     out.push(text(decodeURIComponent(u.password)));
   }
+  // The webhook's header values (an API key) and what its URL may carry (user:password, ?token=).
+  out.push(...headerSecrets(values.httpHeader), ...urlSecrets(values.httpUrl));
   const user = text(values.user);
   const password = text(values.password);
   if (user !== undefined && password !== undefined) out.push(Buffer.from(`${user}:${password}`).toString('base64'));

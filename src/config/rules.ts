@@ -1,6 +1,7 @@
 import { userQueryProblems } from '../servicenow/query.js';
+import { badRowProblems, httpProblems } from './http-rules.js';
 import { kafkaProblems, type Problem } from './kafka-rules.js';
-import type { ParsedConfig } from './schema.js';
+import { typedRows, type ParsedConfig } from './schema.js';
 import { stateProblems } from './state-rules.js';
 
 /**
@@ -23,13 +24,27 @@ export function crossFieldProblems(c: Partial<ParsedConfig>, failed: ReadonlySet
   if ((c.oauthTokenUrl !== undefined || c.oauthScope !== undefined) && c.clientId === undefined) {
     add('clientId', '--oauth-token-url and --oauth-scope are for OAuth: give --client-id too');
   }
+  if (c.metricsHost !== undefined && c.metricsPort === undefined) add('metricsHost', 'needs --metrics-port: the port to serve /metrics and /healthz on');
   if (c.sink === 'file' && c.output === undefined) add('output', 'required with --sink file: the folder to write the files to (--output <dir>)');
   // Queries the cursor cannot be combined with: refused with the rest, before anything connects.
   const queries: Array<[string, string | undefined]> = [['query', c.query], ...Object.entries(c.tables ?? {}).map(([t, s]): [string, string | undefined] => [`tables.${t}.query`, s.query])];
   for (const [path, query] of queries) {
     if (query) for (const p of userQueryProblems(query)) add(path, p.replace(/^query: /, ''));
   }
+  // Typed rows (--types, --format connect-json).
+  if (c.format === 'connect-json' && c.sink !== undefined && c.sink !== 'kafka') {
+    add('format', "connect-json is a Kafka message format (Kafka Connect's JsonConverter envelope): use it with --sink kafka, or --types for typed rows elsewhere");
+  }
+  if (typedRows(c)) {
+    const modes: Array<[string, string | undefined]> = [['displayValue', c.displayValue], ...Object.entries(c.tables ?? {}).map(([t, s]): [string, string | undefined] => [`tables.${t}.displayValue`, s.displayValue])];
+    for (const [path, mode] of modes) {
+      if (mode !== undefined && mode !== 'false') {
+        add(path, `must be false with --types${c.format === 'connect-json' ? ' (implied by --format connect-json)' : ''}, not ${mode}: types convert raw values; display values are text for people (dates in the user's time zone and format)`);
+      }
+    }
+  }
   problems.push(...kafkaProblems({ ...c, sink: c.sink ?? '' }));
+  problems.push(...httpProblems(c, failed), ...badRowProblems(c));
   problems.push(...stateProblems({ ...c, sink: c.sink ?? '' }));
   return problems.filter((p) => !failed.has(p.path));
 }

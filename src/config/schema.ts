@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseUserDate, toSnTimestamp, EPOCH } from '../servicenow/time.js';
+import { headerEntries, httpUrlProblem, parseHeader, type HttpHeader } from './http-rules.js';
 import { SASL_MECHANISMS, SECURITY_PROTOCOLS } from './kafka-rules.js';
 import { parseInstanceUrl } from './url.js';
 
@@ -42,7 +43,7 @@ const date = z
   });
 
 const list = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v),
+  (v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? (v as unknown[]).flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v),
   z.array(z.string()).transform((a) => a.map((s) => s.trim()).filter((s) => s.length > 0)),
 );
 
@@ -60,19 +61,23 @@ const instanceUrl = z.string().transform((v, ctx) => {
   return parsed.url;
 });
 
-/** --oauth-token-url: a full http(s) URL, never with credentials in it. */
-const tokenUrl = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
-  } catch {
-    return false;
-  }
-}, 'must be a URL such as https://login.acme.com/oauth_token.do (no credentials in it)');
+/** --oauth-token-url, --oauth-authorize-url: a full http(s) URL, never with credentials in it. */
+const endpointUrl = (example: string) =>
+  z.string().refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, `must be a URL such as ${example} (no credentials in it)`);
 
-export const SINKS = ['stdout', 'file', 'kafka'] as const;
-export const FORMATS = ['raw', 'envelope'] as const;
+export const SINKS = ['stdout', 'file', 'kafka', 'http'] as const;
+export const FORMATS = ['raw', 'envelope', 'connect-json'] as const;
 export const DEFAULT_CURSOR_FIELD = 'sys_updated_on';
+/** Requests in flight when --concurrency is not given. */
+export const DEFAULT_CONCURRENCY = 4;
+export const LOG_FORMATS = ['human', 'json'] as const;
 
 // The settings a table may also have of its own (`tables.<name>` in the rc file), without
 // defaults here so that a table without its own value takes the run's.
@@ -108,7 +113,7 @@ export const configFields = {
   url: instanceUrl.optional(),
   /** One or more tables (`--table a --table b` or `--table a,b`). */
   table: z
-    .preprocess((v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v.flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v), z.array(z.string().trim().pipe(tableName)).min(1, 'name at least one table'))
+    .preprocess((v) => (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? (v as unknown[]).flatMap((x) => (typeof x === 'string' ? x.split(',') : [x])) : v), z.array(z.string().trim().pipe(tableName)).min(1, 'name at least one table'))
     .optional(),
   /** Per-table settings from the rc file: `{"tables": {"incident": {"batchSize": 500, "query": ...}}}`. */
   tables: z.record(tableName, tableSettingsSchema).optional(),
@@ -123,8 +128,13 @@ export const configFields = {
   cert: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
   userAgent: z.string().regex(/^[\t\x20-\x7e\x80-\xff]+$/, 'must be one line of printable text').optional(),
-  oauthTokenUrl: tokenUrl.optional(),
+  oauthTokenUrl: endpointUrl('https://login.acme.com/oauth_token.do').optional(),
   oauthScope: z.string().min(1).optional(),
+  // `nowpipe login` (issue 13, item 2): the authorize page, a fixed redirect port for an OAuth
+  // application registered with one, and how long to wait for the browser.
+  oauthAuthorizeUrl: endpointUrl('https://login.acme.com/oauth_auth.do').optional(),
+  redirectPort: int(1, 65_535).optional(),
+  loginTimeout: seconds(1, 86_400).default(300),
 
   since: date.default(EPOCH),
   until: date.optional(),
@@ -139,8 +149,10 @@ export const configFields = {
   /** The timestamp the export pages and follows by (issue 13: sys_created_on for append-only tables). */
   cursorField: cursorField.default(DEFAULT_CURSOR_FIELD),
 
-  sink: z.preprocess(lower, z.enum(SINKS, { error: 'must be stdout, file or kafka' })).default('stdout'),
-  format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw or envelope' })).default('raw'),
+  sink: z.preprocess(lower, z.enum(SINKS, { error: 'must be stdout, file, kafka or http' })).default('stdout'),
+  format: z.preprocess(lower, z.enum(FORMATS, { error: 'must be raw, envelope or connect-json' })).default('raw'),
+  // Typed rows (issue 13): values converted by the table's dictionary. connect-json implies it.
+  types: bool.default(false),
   /** A lock (checkpoint, output folder) not refreshed for this long is taken over, whatever its host. */
   lockStaleAfter: seconds(2, 86_400).default(30),
   checkpoint: z.string().min(1, 'must not be empty').default('./.nowpipe/checkpoint.json'),
@@ -155,7 +167,8 @@ export const configFields = {
   overlap: seconds(0, 3600).default(5),
   deletes: bool.default(false),
 
-  concurrency: int(1, 64).default(4),
+  /** Unset: up to DEFAULT_CONCURRENCY, and a backfill is sliced only when the instance is slow. */
+  concurrency: int(1, 64).optional(),
   maxRequestsPerHour: int(1).optional(),
   maxRequestsPerSecond: int(1).optional(),
   continueOnError: bool.default(false),
@@ -190,6 +203,45 @@ export const configFields = {
   topicReplication: int(1, 100).optional(),
   skipOversized: bool.default(false),
 
+  // Webhook sink (issue 13, item 1) and bad rows (item 7); rules in http-rules.ts.
+  httpUrl: z
+    .string()
+    .transform((v, ctx) => {
+      const problem = httpUrlProblem(v);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      return problem === undefined ? v.trim() : z.NEVER;
+    })
+    .optional(),
+  httpSecret: z.string().min(1, 'must not be empty').optional(),
+  /** `--http-header 'Name: value'` (repeatable); rc `httpHeaders` as a list or an object. */
+  httpHeader: z
+    .unknown()
+    .transform((v, ctx): HttpHeader[] => {
+      const entries = headerEntries(v);
+      if (entries === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be "Name: value" entries, or an object of header names and values' });
+        return z.NEVER;
+      }
+      const headers: HttpHeader[] = [];
+      for (const e of entries) {
+        const h = parseHeader(e);
+        if ('problem' in h) ctx.addIssue({ code: 'custom', message: h.problem });
+        else headers.push(h);
+      }
+      return headers;
+    })
+    .optional(),
+  httpMaxBytes: int(1024, 1 << 30).default(4 * 1024 * 1024),
+  httpRetries: int(0, 1000).default(8),
+  onBadRow: z.preprocess(lower, z.enum(['fail', 'skip'], { error: 'must be fail or skip' })).optional(),
+  deadLetter: z.string().min(1, 'must not be empty').optional(),
+  // Metrics and logs (issue 12, items 4-5): Prometheus metrics and a health probe over HTTP
+  // (metrics/), JSON lines on stderr (ui/reporter.ts).
+  metricsPort: int(0, 65_535).optional(),
+  /** Default 127.0.0.1 (see cli/observers.ts): only this machine unless told otherwise. */
+  metricsHost: z.string().trim().min(1, 'must not be empty').optional(),
+  logFormat: z.preprocess(lower, z.enum(LOG_FORMATS, { error: 'must be human or json' })).default('human'),
+
   // State in Kafka, exactly once, many workers (part 9). Rules: state-rules.ts.
   /** Where the checkpoint lives: the --checkpoint file, or a compacted Kafka topic. */
   state: z.preprocess(lower, z.enum(['file', 'kafka'], { error: 'must be file or kafka' })).default('file'),
@@ -216,6 +268,13 @@ export interface Config extends Omit<ParsedConfig, 'passwordFile' | 'url' | 'tab
   /** Every table of the run, in the order given. */
   tableNames: string[];
   tableSettings: NonNullable<ParsedConfig['tables']>;
+  /** The refresh token is `nowpipe login`'s, from this credentials file: keep it current, and a refusal says to log in again. */
+  storedLogin?: { path: string; savedAt: string };
+}
+
+/** Whether rows are typed: --types, or --format connect-json, which is made of typed rows. */
+export function typedRows(c: { types?: boolean; format?: string }): boolean {
+  return c.types === true || c.format === 'connect-json';
 }
 
 /** The config one table runs with: the run's settings with that table's overrides applied. */

@@ -10,3 +10,4 @@ export { CheckpointError } from './checkpoint-error.js';
 export { OutputClosedError } from './output-closed-error.js';
 export { LockError } from './lock-error.js';
 export { FolderError } from './folder-error.js';
+export { LoginError } from './login-error.js';

@@ -1,5 +1,5 @@
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer, logCreator } from 'kafkajs';
+import type { Admin, Consumer } from 'kafkajs';
 import { KafkaCheckpointStore } from '../checkpoint/kafka/store.js';
 import { freshProgress } from '../checkpoint/progress.js';
 import type { KafkaState } from '../checkpoint/kafka/state.js';
@@ -60,7 +60,7 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
   const sessionTimeout = Math.min(MAX_SESSION_MS, Math.max(MIN_SESSION_MS, options.sessionTimeoutMs));
   const config = await clientConfig(options.connection, options.connection.retry);
   const logs = new KafkaLogs(options.notices, 0); // the consumer speaks with --verbose only
-  const kafka = new Kafka({ ...config, logLevel: logs.level, logCreator: logs.creator as unknown as logCreator });
+  const kafka = new Kafka({ ...config, logLevel: logs.level, logCreator: logs.creator });
   const context = (action: KafkaErrorContext['action']): KafkaErrorContext => ({ ...options.state.context(action), topic: options.assignTopic });
 
   const admin = kafka.admin();

@@ -2,7 +2,7 @@ import { sliceAdvanced, sliceDone, slicesMerged } from '../checkpoint/transition
 import type { KeysetReader } from '../servicenow/reader.js';
 import type { Clock } from './clock.js';
 import type { Pump } from './pump.js';
-import { sliceStartDelayMs } from './slices.js';
+import { sliceStartDelayMs, sliceSweep } from './slices.js';
 
 /**
  * A parallel backfill of the row stream: every unfinished slice read concurrently into the one
@@ -23,9 +23,8 @@ export async function backfillSlices(pump: Pump, reader: KeysetReader, overlap: 
       pending.map(async ({ s, index }, nth) => {
         try {
           await clock.sleep(sliceStartDelayMs(nth, pending.length), inner.signal);
-          const from = s.cursor ?? { updatedOn: s.start, sysId: '' };
-          const afterSecond = s.cursor === undefined && !s.first;
-          for await (const page of reader.sweep(from, s.end, inner.signal, { afterSecond })) {
+          const { from, options } = sliceSweep(s);
+          for await (const page of reader.sweep(from, s.end, inner.signal, options)) {
             await pump.deliver({
               stream: 'rows',
               entries: page.entries,
@@ -47,7 +46,10 @@ export async function backfillSlices(pump: Pump, reader: KeysetReader, overlap: 
   // What was written before a failure or a stop is committed; a failed write is the error.
   await pump.drain().catch((error: unknown) => (firstError ??= { error }));
   // A write that failed is the error even while stopping: the run must not look like a clean stop.
-  if (pump.broken !== undefined) throw pump.broken;
-  if (firstError) throw signal.aborted ? signal.reason : firstError.error;
+  if (pump.broken !== undefined) throw pump.broken as Error; // as it was thrown
+  if (firstError) {
+    if (signal.aborted) throw signal.reason;
+    throw firstError.error;
+  }
   await pump.update((p) => slicesMerged(p, overlap));
 }

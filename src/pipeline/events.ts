@@ -10,6 +10,7 @@ export type RunEvent =
   | { type: 'resumed'; table: string; cursor: Cursor; slices?: { done: number; of: number }; rowsBefore: number }
   | { type: 'reading'; table: string; from: string; hi: string; total?: number }
   | { type: 'slices-planned'; table: string; slices: Array<{ start: string; end: string }> }
+  | { type: 'first-page'; table: string; waitMs: number; workMs: number; slice: boolean }
   | { type: 'committed'; table: string; stream: StreamName; written: number; cursor: Cursor; slices?: { done: number; of: number } }
   | { type: 'hidden-rows'; table: string; stepped: number; total: number }
   | { type: 'warning'; table?: string; message: string; once?: string }

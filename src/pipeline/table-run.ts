@@ -1,6 +1,7 @@
 import { freshProgress, type Scope, type TableProgress } from '../checkpoint/progress.js';
 import type { CheckpointStore } from '../checkpoint/store.js';
-import { slicesPlanned } from '../checkpoint/transitions.js';
+import { advance, slicesPlanned } from '../checkpoint/transitions.js';
+import type { Cursor } from '../servicenow/query.js';
 import type { Sink } from '../sinks/types.js';
 import { backfillSlices } from './backfill.js';
 import { catchUp, highWaterMark, sweepStart, type Stream, type Window } from './catch-up.js';
@@ -9,7 +10,7 @@ import { ClockWatch } from './clock-watch.js';
 import type { RunEvents, RunStats } from './events.js';
 import { follow } from './follow.js';
 import { Pump } from './pump.js';
-import { planSlices, sliceCount } from './slices.js';
+import { instanceIsSlower, planSlices, sliceCount } from './slices.js';
 
 /** What to export of one table, and how. */
 export interface TableJob {
@@ -22,6 +23,12 @@ export interface TableJob {
   pollSeconds: number;
   /** Slices a large backfill may be cut into (requests in flight for the whole run). */
   concurrency: number;
+  /**
+   * `always` (an explicit --concurrency): slice a large backfill from the start. `when-slower`
+   * (the default): read a first page with one cursor and slice the rest only when the instance
+   * took longer to answer it than nowpipe took to write it (see instanceIsSlower).
+   */
+  slicing?: 'always' | 'when-slower';
   /** The table's rows first; then, with --deletes, its deletes. */
   streams: Stream[];
 }
@@ -97,16 +104,50 @@ async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: Tabl
     events.emit({ type: 'warning', table, message: `--since ${job.since} is after the instance's present (${hi} UTC, its clock minus --lag): there is nothing to read${job.follow ? ' until then' : ''}` });
   }
   let slicedTo: string | undefined;
-  if (!pump.progress.slices) {
-    const count = sliceCount(probe.total, job.concurrency, rows.reader.pageSize);
-    if (count > 1) {
-      const slices = await planSlices(rows.reader, from.updatedOn, hi, probe.total!, count, signal);
-      events.emit({ type: 'slices-planned', table, slices });
-      await pump.update((p) => slicesPlanned(p, slices, hi));
-      slicedTo = hi;
+  const count = sliceCount(probe.total, job.concurrency, rows.reader.pageSize);
+  if (!pump.progress.slices && count > 1) {
+    let after: Cursor | undefined;
+    if (job.slicing !== 'always') {
+      const sample = await firstPage(pump, rows, hi, window, signal, clock);
+      if (sample) events.emit({ type: 'first-page', table, ...sample, slice: instanceIsSlower(sample) });
+      if (!sample || !instanceIsSlower(sample)) return finish(job, deps, pump, hi, window, watch, undefined);
+      after = pump.progress.cursor;
     }
+    const remaining = Math.max(count * rows.reader.pageSize, probe.total! - (pump.progress.rows - (saved?.rows ?? 0)));
+    const slices = await planSlices(rows.reader, from.updatedOn, hi, remaining, count, signal, after);
+    events.emit({ type: 'slices-planned', table, slices });
+    await pump.update((p) => slicesPlanned(p, slices, hi));
+    slicedTo = hi;
   }
   if (pump.progress.slices) await backfillSlices(pump, rows.reader, job.overlap, clock, signal);
+  await finish(job, deps, pump, hi, window, watch, slicedTo);
+}
+
+/**
+ * The first page of a backfill with one cursor, to judge who is the bottleneck: how long the
+ * instance took to start answering, and how long nowpipe then took until the page was committed.
+ * Undefined when that page was not full (the backfill is done, or nearly).
+ */
+async function firstPage(pump: Pump, stream: Stream, hi: string, window: Window, signal: AbortSignal, clock: RunDeps['clock']): Promise<{ waitMs: number; workMs: number } | undefined> {
+  const from = sweepStart(pump.progress.cursor, window);
+  let firstAt: number | undefined;
+  for await (const page of stream.reader.sweep(from, hi, signal)) {
+    firstAt ??= clock.now();
+    await pump.deliver({ stream: 'rows', entries: page.entries, pages: page.response && page.response.rows > 0 ? 1 : 0, commit: (p, written) => advance(p, 'rows', page.cursor, written, window.overlap) });
+    if (page.response) {
+      await pump.drain();
+      const { full, waitMs } = page.response;
+      return full && waitMs !== undefined ? { waitMs, workMs: clock.now() - firstAt } : undefined;
+    }
+  }
+  await pump.drain();
+  return undefined;
+}
+
+/** Catch up to `hi` (every stream), then, with --follow, poll until stopped. */
+async function finish(job: TableJob, deps: RunDeps, pump: Pump, hi: string, window: Window, watch: ClockWatch, slicedTo: string | undefined): Promise<void> {
+  const { events, signal, clock } = deps;
+  const table = job.scope.table;
   // Slices planned in this run read every row up to `hi`: re-reading the overlap behind the
   // highest of them would cost requests and find nothing a single sweep would have found.
   await catchUp(pump, job.streams, hi, window, signal, slicedTo === hi ? ['rows'] : []);

@@ -25,8 +25,15 @@ export interface Entry {
 
 /** Reads a field's raw value whether rows are raw (`"x"`) or `display_value=all` (`{value:"x"}`). */
 export function rawValue(v: unknown): unknown {
-  if (v !== null && typeof v === 'object' && 'value' in v) return (v as { value: unknown }).value;
+  if (v !== null && typeof v === 'object' && 'value' in v) return (v).value;
   return v;
+}
+
+/** A field's raw value as text: a string as it is, anything else as JSON ('' when absent). */
+export function rawText(v: unknown): string {
+  const raw = rawValue(v);
+  if (typeof raw === 'string') return raw;
+  return raw === undefined || raw === null ? '' : JSON.stringify(raw);
 }
 
 /** How a table's rows become entries; `sys_audit_delete` rows become deletes (see auditShape). */
@@ -55,7 +62,7 @@ export function tableShape(field = 'sys_updated_on'): RowShape {
       cursor,
       op: opOf(row),
       subject: cursor.sysId,
-      version: `${cursor.sysId}/${String(rawValue(row.sys_mod_count) ?? '')}`,
+      version: `${cursor.sysId}/${rawText(row.sys_mod_count)}`,
     }),
   };
 }
@@ -65,7 +72,7 @@ export function auditShape(): RowShape {
   return {
     field: 'sys_created_on',
     reads: ['sys_id', 'sys_created_on', 'tablename', 'documentkey'],
-    entry: (row, cursor) => ({ row: null, cursor, op: 'd', subject: String(rawValue(row.documentkey) ?? ''), version: cursor.sysId }),
+    entry: (row, cursor) => ({ row: null, cursor, op: 'd', subject: rawText(row.documentkey), version: cursor.sysId }),
   };
 }
 

@@ -28,6 +28,8 @@ export interface ScanQuery {
   userQuery?: string;
   /** The high-water mark: the last second the sweep reads. */
   hi: string;
+  /** A cursor inside that second to stop at (a slice cut inside a dense second): rows after it are beyond. */
+  until?: Cursor;
 }
 
 export function startPosition(from: Cursor, afterSecond = false): ScanPosition {
@@ -85,6 +87,11 @@ export class ResponseGate {
     else {
       this.lastSecond = c.updatedOn;
       this.lastSecondRows = 1;
+    }
+    if (query.until && compareCursor(c, query.until) > 0) {
+      // Past the end of a slice cut inside a second: the next slice reads it.
+      this.beyond = true;
+      return 'beyond';
     }
     const from = position.cursor;
     const outside = position.draining

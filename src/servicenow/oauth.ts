@@ -18,6 +18,10 @@ export interface OAuthCredentials {
   user?: string;
   password?: string;
   refreshToken?: string;
+  /** `nowpipe login`'s exchange: the code the browser brought back, with its redirect URI and PKCE verifier. */
+  authorizationCode?: { code: string; redirectUri: string; verifier: string };
+  /** What to tell the user when the instance refuses the first grant (a stored login: log in again). */
+  refusedHint?: string;
 }
 
 /** How grants are sent: the run's transport and retry policy, as for the Table API. */
@@ -27,9 +31,14 @@ export interface OAuthOptions {
   /** Told of each retried grant (the run's retry count, the outage log). */
   onRetry?: RetryHooks['onRetry'];
   now?: () => number;
+  /**
+   * The instance answered a refresh grant with a new refresh token (rotation): called, and
+   * awaited, before the token is used, so a stored login can keep the one that still works.
+   */
+  onRefreshToken?: (token: string) => Promise<void>;
 }
 
-export type Grant = 'password' | 'client_credentials' | 'refresh_token';
+export type Grant = 'password' | 'client_credentials' | 'refresh_token' | 'authorization_code';
 
 interface Token {
   access: string;
@@ -39,7 +48,8 @@ interface Token {
 }
 
 /** Which grant the given credentials call for. */
-export function chooseGrant(c: Pick<OAuthCredentials, 'user' | 'password' | 'refreshToken'>): Grant {
+export function chooseGrant(c: Pick<OAuthCredentials, 'user' | 'password' | 'refreshToken' | 'authorizationCode'>): Grant {
+  if (c.authorizationCode) return 'authorization_code';
   if (c.refreshToken) return 'refresh_token';
   if (c.user && c.password !== undefined) return 'password';
   return 'client_credentials';
@@ -50,6 +60,7 @@ const REFUSED: Record<Grant, string> = {
   client_credentials:
     'the client id or client secret; and client_credentials must be enabled on the instance (system property glide.oauth.inbound.client.credential.grant_type.enabled = true, Washington DC or later) with an OAuth Application User on the client',
   refresh_token: 'the refresh token (expired or revoked? obtain a new one) or the client id/secret',
+  authorization_code: "the client id/secret and the application's Redirect URL (a code works once, for a short time: log in again)",
 };
 
 /**
@@ -125,6 +136,11 @@ export class OAuthProvider implements AuthProvider {
 
   private lastRefresh?: string;
 
+  /** The latest refresh token the instance handed out (what `nowpipe login` stores). */
+  get refreshToken(): string | undefined {
+    return this.lastRefresh;
+  }
+
   /** One grant, retried per the run's policy (a refusal is not retried). */
   private request(grant: Grant, refreshToken?: string): Promise<Token> {
     const c = this.creds;
@@ -132,6 +148,10 @@ export class OAuthProvider implements AuthProvider {
     if (c.clientSecret !== undefined) form.client_secret = c.clientSecret;
     if (grant === 'password') Object.assign(form, { username: c.user ?? '', password: c.password ?? '' });
     if (grant === 'refresh_token') form.refresh_token = refreshToken ?? '';
+    if (grant === 'authorization_code' && c.authorizationCode) {
+      const { code, redirectUri, verifier } = c.authorizationCode;
+      Object.assign(form, { code, redirect_uri: redirectUri, code_verifier: verifier });
+    }
     if (c.scope !== undefined) form.scope = c.scope;
     const { transport } = this.options;
     const ctx: RequestContext = {
@@ -177,12 +197,15 @@ export class OAuthProvider implements AuthProvider {
     body ??= {};
     if (res.statusCode !== 200 || typeof body.access_token !== 'string') {
       // An endpoint may echo the whole request back: mask the secrets it carried before cutting it short.
-      const sent = [form.client_secret, form.password, form.refresh_token].filter((x): x is string => x !== undefined && x !== '');
+      const sent = [form.client_secret, form.password, form.refresh_token, form.code, form.code_verifier].filter((x): x is string => x !== undefined && x !== '');
       const said = redactWith([body.error, body.error_description].filter((x) => typeof x === 'string' && x).join(': '), sent);
       const reason = said.length > 200 ? `${said.slice(0, 200)}…` : said || `HTTP ${res.statusCode}`;
       const scope = form.scope === undefined ? '' : `; the application must allow the scope ${form.scope} (--oauth-scope)`;
       throw new AuthError(`the instance refused the OAuth ${grant} grant (${reason}) (POST ${url} → ${res.statusCode})`, {
-        hint: `check ${REFUSED[grant]}; the OAuth application must exist in System OAuth > Application Registry${scope}`,
+        hint:
+          grant === this.initialGrant && this.creds.refusedHint !== undefined
+            ? this.creds.refusedHint
+            : `check ${REFUSED[grant]}; the OAuth application must exist in System OAuth > Application Registry${scope}`,
       });
     }
     const lifetime = Number(body.expires_in ?? 1800) * 1000;
@@ -191,6 +214,7 @@ export class OAuthProvider implements AuthProvider {
     const refresh = typeof body.refresh_token === 'string' ? body.refresh_token : undefined;
     registerSecret(body.access_token, 'token');
     registerSecret(refresh, 'token');
+    if (refresh && grant === 'refresh_token' && refresh !== form.refresh_token) await this.options.onRefreshToken?.(refresh);
     if (refresh) this.lastRefresh = refresh;
     this.token = { access: body.access_token, refresh, renewAt: this.now() + lifetime - margin };
     return this.token;

@@ -25,8 +25,11 @@ export interface Page {
   entries: Entry[];
   /** The scan's position after these entries: the last row taken. */
   cursor: Cursor;
-  /** On the last batch of a response: the rows it returned in all, and whether the page was full. */
-  response?: { rows: number; full: boolean };
+  /**
+   * On the last batch of a response: the rows it returned in all, whether the page was full, and
+   * how long the instance took to start answering (from the request to its first rows).
+   */
+  response?: { rows: number; full: boolean; waitMs?: number };
 }
 
 /** How much of a response is gathered before it is handed on (see sweep). */
@@ -46,14 +49,21 @@ export interface KeysetReader {
   /** The page size in use (smaller than asked once the instance cancelled a request for time). */
   readonly pageSize: number;
   probe(from: string, signal?: AbortSignal): Promise<{ serverNow: number; total?: number }>;
-  timestampAt(from: string, hi: string, position: number, signal?: AbortSignal): Promise<string | undefined>;
-  sweep(from: Cursor, hi: string, signal?: AbortSignal, options?: { afterSecond?: boolean }): AsyncIterable<Page>;
+  cursorAt(from: string, hi: string, position: number, signal?: AbortSignal): Promise<Cursor | undefined>;
+  sweep(from: Cursor, hi: string, signal?: AbortSignal, options?: SweepOptions): AsyncIterable<Page>;
+}
+
+export interface SweepOptions {
+  /** Leave out the whole second `from.updatedOn` (a slice boundary owned by the slice before). */
+  afterSecond?: boolean;
+  /** Stop after this cursor, inside the second `hi` (a slice boundary cut inside a dense second). */
+  until?: Cursor;
 }
 
 function toDisplay(row: Row): Row {
   const out: Row = {};
   for (const [k, v] of Object.entries(row)) {
-    out[k] = v !== null && typeof v === 'object' && 'display_value' in v ? (v as { display_value: unknown }).display_value : v;
+    out[k] = v !== null && typeof v === 'object' && 'display_value' in v ? (v).display_value : v;
   }
   return out;
 }
@@ -121,38 +131,43 @@ export class TableReader implements KeysetReader {
   }
 
   /**
-   * The timestamp of about the `position`-th row from `from` to `hi` (ordered by the cursor
-   * field), used only to cut a backfill into slices of similar size. Offset is fine here: drift
-   * only makes a slice a little bigger or smaller, it cannot lose a row.
+   * The cursor of about the `position`-th row from `from` to `hi` in keyset order, used only to
+   * cut a backfill into slices of similar size, also inside a dense second. Offset is fine here:
+   * drift only makes a slice a little bigger or smaller, it cannot lose a row.
    */
-  async timestampAt(from: string, hi: string, position: number, signal?: AbortSignal): Promise<string | undefined> {
+  async cursorAt(from: string, hi: string, position: number, signal?: AbortSignal): Promise<Cursor | undefined> {
     const res = await this.client.getTable(
       this.options.table,
-      { sysparm_query: `${rangeQuery(from, hi, this.options.query, this.field)}^ORDERBY${this.field}`, sysparm_limit: 50, sysparm_offset: Math.max(1, position), sysparm_fields: ['sys_id', this.field].join(',') },
+      { sysparm_query: `${rangeQuery(from, hi, this.options.query, this.field)}^ORDERBY${this.field}^ORDERBYsys_id`, sysparm_limit: 50, sysparm_offset: Math.max(1, position), sysparm_fields: ['sys_id', this.field].join(',') },
       signal,
     );
-    const v = res.rows[0] ? rawValue(res.rows[0][this.field]) : undefined;
-    return isSnTimestamp(v) ? v : undefined;
+    // A page of 50, not 1: sysparm_limit applies before ACLs, and the row at the position may be hidden.
+    const row = res.rows[0];
+    if (!row) return undefined;
+    const ts = rawValue(row[this.field]);
+    const id = rawValue(row.sys_id);
+    return isSnTimestamp(ts) && typeof id === 'string' && id !== '' ? { updatedOn: ts, sysId: id } : undefined;
   }
 
   /**
-   * Every row after `from` up to and including the second `hi`, as batches in keyset order.
-   * With `afterSecond`, the whole second `from.updatedOn` is excluded (a slice boundary owned by
-   * the slice before).
+   * Every row after `from` up to and including the second `hi` (or only up to `until` in it),
+   * as batches in keyset order.
    *
    * A batch is about 1 MiB of one response, handed on while the rest of the response is still
    * arriving, so memory does not grow with --batch-size. A response that breaks off after some
    * rows goes on from the last row taken, within the retry budget.
    */
-  async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: { afterSecond?: boolean } = {}): AsyncGenerator<Page> {
+  async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: SweepOptions = {}): AsyncGenerator<Page> {
     if (from.updatedOn > hi) return;
-    const scan: ScanQuery = { field: this.field, userQuery: this.options.query, hi };
+    const scan: ScanQuery = { field: this.field, userQuery: this.options.query, hi, until: options.until };
     let position: ScanPosition | undefined = startPosition(from, options.afterSecond);
     const retrier = this.client.retrier(signal);
     const where = { table: this.options.table, url: this.client.tableUrl(this.options.table, {}) };
     while (position) {
       const limit = this.limit;
       const gate: ResponseGate = new ResponseGate(position, scan, where);
+      const sentAt = Date.now();
+      let waitMs: number | undefined;
       let res: TableResponse | undefined;
       let failure: unknown;
       try {
@@ -173,8 +188,9 @@ export class TableReader implements KeysetReader {
               res = r.value;
               break;
             }
+            waitMs ??= Date.now() - sentAt;
             const entries = this.admit(r.value.rows, gate);
-            const response = r.value.last ? { rows: gate.received, full: gate.received >= limit } : undefined;
+            const response = r.value.last ? { rows: gate.received, full: gate.received >= limit, waitMs } : undefined;
             if (entries.length > 0 || (response && response.rows > 0)) yield { entries, cursor: gate.cursor, response };
           }
         } finally {

@@ -91,7 +91,7 @@ export class Retrier {
     const delay = retryDelay(policy, attempt, err, hooks.random);
     if (delay > policy.maxRetryAfterMs) {
       throw new RetriesExhaustedError(
-        new Error(`${(err as Error).message}; the instance asked to wait ${Math.round(delay / 1000)} s, longer than nowpipe waits`),
+        new Error(`${(err as Error).message}; the server asked to wait ${Math.round(delay / 1000)} s, longer than nowpipe waits`),
         attempt + 1,
       );
     }

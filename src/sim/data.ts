@@ -62,6 +62,11 @@ export function incident(n: number, created: number, updated: number, random: ()
     caller_id: pick(refs.users).id,
     opened_by: pick(refs.users).id,
     assignment_group: pick(refs.groups).id,
+    opened_at: fmt(created),
+    // Custom fields, as customers add them: a decimal (none on one row in ten) and a date. Derived
+    // from the number and the time, not drawn, so every seed's rows stay what they were.
+    u_effort_hours: n % 10 === 0 ? '' : ((n * 37) % 400 / 4).toFixed(2),
+    u_target_date: n % 7 === 0 ? '' : fmt(created + 7 * 86_400_000).slice(0, 10),
     sys_class_name: 'incident',
     sys_created_by: 'admin',
     sys_updated_by: 'admin',

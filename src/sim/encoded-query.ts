@@ -80,8 +80,8 @@ export function parseEncodedQuery(query: string, fields: ReadonlySet<string>): P
 /** A field's comparable string: reference objects compare by their sys_id. */
 export function scalar(v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (typeof v === 'object' && 'value' in (v as object)) return String((v as { value: unknown }).value ?? '');
-  return String(v);
+  if (typeof v === 'object' && 'value' in v) return scalar(v.value);
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 export function test(cond: Condition, row: Record<string, unknown>): boolean {

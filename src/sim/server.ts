@@ -1,10 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { DateTime } from 'luxon';
-import { compileFilter, compileOrder, parseEncodedQuery, rangeOn } from './encoded-query.js';
+import { scalar, compileFilter, compileOrder, parseEncodedQuery, rangeOn } from './encoded-query.js';
 import { fmt, incident, makeRefs, parse, REFERENCE_FIELDS, rng, sysId, type Refs, type Row } from './data.js';
+import { simOAuth, type SimAnswer, type SimOAuthOptions } from './oauth.js';
+import { METADATA_REFERENCES, metadataRows, SIM_FIELDS, SIM_TABLES, type SimField, type SimTableDef } from './dictionary.js';
 
 export type { Row } from './data.js';
+export type { SimOAuthClient, SimOAuthOptions } from './oauth.js';
 
 /** A trap to spring on the next `count` matching requests (default 1). */
 export type Fault = { count?: number; table?: string } & (
@@ -56,8 +59,15 @@ export interface SimOptions {
   unsorted?: boolean;
   totalCount?: 'honest' | 'capped' | 'inflated';
   dateHeaderSkewMs?: number;
-  /** OAuth at /oauth_token.do. */
-  oauth?: { clients: Array<{ id: string; secret: string }>; tokenLifetimeSec?: number; clientCredentials?: boolean };
+  /** OAuth at /oauth_token.do and /oauth_auth.do (see sim/oauth.ts). */
+  oauth?: SimOAuthOptions;
+  /**
+   * More metadata beside the built-in (incident extends task): tables with their parents, and
+   * dictionary entries (an entry for an element a parent also defines overrides it for the child).
+   */
+  dictionary?: { tables?: SimTableDef[]; fields?: SimField[] };
+  /** Gives one initial incident (by position in time order, from 0) a value its field's type cannot hold, e.g. priority "abc". */
+  unconvertible?: { row: number; field: string; value: string };
 }
 
 export interface RecordedRequest {
@@ -138,6 +148,8 @@ export interface Simulator {
   startLiveChanges(opts: { perSecond: number; table?: string; updateRatio?: number; deleteRatio?: number; lateCommitRatio?: number; lateByMs?: number; onChange?: (op: 'c' | 'u' | 'd', row: Row) => void }): () => void;
   /** Expires every OAuth access token now (refresh tokens stay valid). */
   expireTokens(): void;
+  /** Revokes every OAuth refresh token (as an admin would, or 100 days would). */
+  revokeRefreshTokens(): void;
 }
 
 const HIBERNATION_PAGE = '<!DOCTYPE html><html><head><title>Instance Hibernating page</title></head><body><h1>Your instance is hibernating</h1><p>Sign in to the developer portal to wake it up.</p></body></html>';
@@ -160,8 +172,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   const tables = new Map<string, SimTable>();
   const faults: Fault[] = [...(options.faults ?? [])];
   const requests: RecordedRequest[] = [];
-  const tokens = new Map<string, { expiresAt: number; user?: string }>();
-  const refreshTokens = new Map<string, { user?: string; client: string }>();
+  const oauth = simOAuth(options.oauth, users, random, clock);
   let down = false;
   let inflight = 0;
   let counter = 0;
@@ -182,13 +193,20 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     for (const r of list) t.add(store({ sys_id: r.id, name: r.name, sys_created_on: '2020-01-01 00:00:00', sys_updated_on: '2020-01-01 00:00:00', sys_mod_count: '0' }, false, 0));
   }
 
+  // Metadata: sys_db_object and sys_dictionary, read by --types and `nowpipe schema`.
+  const metadata = metadataRows([...SIM_TABLES, ...(options.dictionary?.tables ?? [])], [...SIM_FIELDS, ...(options.dictionary?.fields ?? [])]);
+  for (const [name, rows] of [['sys_db_object', metadata.dbObjects], ['sys_dictionary', metadata.dictionary]] as const) {
+    const t = table(name);
+    for (const row of rows) t.add(store(row, false, 0));
+  }
+
   function store(row: Row, hidden: boolean, visibleAt: number): Stored {
     return { row, key: SimTable.keyOf(row), hidden, visibleAt };
   }
 
   // Initial data, generated in time order.
   const inc = table('incident');
-  for (const f of ['number', 'short_description', 'description', 'state', 'priority', 'impact', 'urgency', 'active', 'category', 'caller_id', 'opened_by', 'assignment_group']) inc.fields.add(f);
+  for (const f of ['number', 'short_description', 'description', 'state', 'priority', 'impact', 'urgency', 'active', 'category', 'caller_id', 'opened_by', 'assignment_group', 'opened_at', 'u_effort_hours', 'u_target_date']) inc.fields.add(f);
   const end = options.end ? parse(options.end) : Math.floor((clock() - 60_000) / 1000) * 1000;
   const start = options.start ? parse(options.start) : end - 30 * 86_400_000;
   const hiddenRatio = options.aclHiddenRatio ?? 0;
@@ -206,11 +224,20 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   for (const s of initial) s.key = SimTable.keyOf(s.row);
   initial.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   inc.rows = initial;
+  if (options.unconvertible) {
+    const { row, field, value } = options.unconvertible;
+    const s = initial[row];
+    if (!s) throw new Error(`simulator: unconvertible.row ${row} is past the ${initial.length} rows`);
+    s.row[field] = value;
+  }
   for (const s of initial) inc.byId.set(String(s.row.sys_id), s);
 
   // ---- serialisation ---------------------------------------------------------------------
+  const referenceOf = (field: string): string | undefined => REFERENCE_FIELDS[field] ?? METADATA_REFERENCES[field];
   const refName = (field: string, id: string): string => {
-    const list = REFERENCE_FIELDS[field] === 'sys_user_group' ? refs.groups : refs.users;
+    const target = referenceOf(field);
+    if (target !== 'sys_user' && target !== 'sys_user_group') return id;
+    const list = target === 'sys_user_group' ? refs.groups : refs.users;
     return list.find((r) => r.id === id)?.name ?? '';
   };
   const displayDate = (v: string) => DateTime.fromFormat(v, 'yyyy-MM-dd HH:mm:ss', { zone: 'utc' }).setZone('America/Los_Angeles').toFormat('MM-dd-yyyy hh:mm:ss a');
@@ -222,14 +249,14 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     for (const f of fields ?? Object.keys(s.row)) {
       if (!(f in s.row)) continue;
       const v = s.row[f];
-      const ref = REFERENCE_FIELDS[f];
-      const isDate = /_on$/.test(f) && typeof v === 'string' && v !== '';
+      const ref = referenceOf(f);
+      const isDate = (/_on$/.test(f) || f === 'opened_at') && typeof v === 'string' && v !== '';
       if (mode === 'false') {
-        out[f] = ref && !excludeLinks && v ? { link: `${baseUrl}/api/now/table/${ref}/${String(v)}`, value: v } : v;
+        out[f] = ref && !excludeLinks && v ? { link: `${baseUrl}/api/now/table/${ref}/${scalar(v)}`, value: v } : v;
       } else {
-        const display = ref ? refName(f, String(v)) : isDate ? displayDate(String(v)) : v;
+        const display = ref ? refName(f, scalar(v)) : isDate ? displayDate(scalar(v)) : v;
         if (mode === 'true') out[f] = display;
-        else out[f] = ref && !excludeLinks && v ? { display_value: display, link: `${baseUrl}/api/now/table/${ref}/${String(v)}`, value: v } : { display_value: display, value: v };
+        else out[f] = ref && !excludeLinks && v ? { display_value: display, link: `${baseUrl}/api/now/table/${ref}/${scalar(v)}`, value: v } : { display_value: display, value: v };
       }
     }
     const json = JSON.stringify(out);
@@ -246,9 +273,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       return { ok: user !== undefined, user, kind: 'basic' };
     }
     if (h.startsWith('Bearer ')) {
-      const t = tokens.get(h.slice(7));
-      const ok = t !== undefined && t.expiresAt > clock();
-      return { ok, user: users.find((x) => x.user === t?.user) ?? { user: 'oauth', password: '' }, kind: 'bearer' };
+      const t = oauth.bearer(h.slice(7));
+      return { ok: t.ok, user: users.find((x) => x.user === t.user) ?? { user: 'oauth', password: '' }, kind: 'bearer' };
     }
     return { ok: false, kind: 'none' };
   }
@@ -292,36 +318,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     else go();
   }
 
-  function handleOAuth(req: IncomingMessage, res: ServerResponse, body: string, rec: RecordedRequest): void {
-    const form = new URLSearchParams(body);
-    const clients = options.oauth?.clients ?? [];
-    const client = clients.find((c) => c.id === form.get('client_id') && c.secret === (form.get('client_secret') ?? ''));
-    const lifetime = options.oauth?.tokenLifetimeSec ?? 1800;
-    const deny = () => {
-      rec.status = 401;
-      send(res, 401, JSON.stringify({ error_description: 'access_denied', error: 'server_error' }));
-    };
-    if (!client || !(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) return deny();
-    let user: string | undefined;
-    const grant = form.get('grant_type');
-    if (grant === 'password') {
-      const u = users.find((x) => x.user === form.get('username') && x.password === form.get('password'));
-      if (!u) return deny();
-      user = u.user;
-    } else if (grant === 'refresh_token') {
-      const r = refreshTokens.get(form.get('refresh_token') ?? '');
-      if (!r || r.client !== client.id) return deny();
-      user = r.user;
-    } else if (grant === 'client_credentials') {
-      if (options.oauth?.clientCredentials === false) return deny();
-      user = users[0]?.user;
-    } else return deny();
-    const access = sysId(random) + sysId(random);
-    tokens.set(access, { expiresAt: clock() + lifetime * 1000, user });
-    const refresh = grant === 'refresh_token' ? form.get('refresh_token')! : sysId(random);
-    refreshTokens.set(refresh, { user, client: client.id });
-    rec.status = 200;
-    send(res, 200, JSON.stringify({ access_token: access, refresh_token: refresh, scope: 'useraccount', token_type: 'Bearer', expires_in: lifetime }));
+  function answer(res: ServerResponse, rec: RecordedRequest, a: SimAnswer): void {
+    rec.status = a.status;
+    send(res, a.status, a.body, a.headers);
   }
 
   function handleTable(req: IncomingMessage, res: ServerResponse, url: URL, rec: RecordedRequest, user: SimUser | undefined): void {
@@ -457,7 +456,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     req.setEncoding('utf8');
     req.on('data', (d: string) => (body += d));
     req.on('end', () => {
-      if (url.pathname === '/oauth_token.do' && req.method === 'POST') return handleOAuth(req, res, body, rec);
+      if (url.pathname === '/oauth_token.do' && req.method === 'POST') return answer(res, rec, oauth.token(req.headers['content-type'] ?? '', body));
+      if (url.pathname === '/oauth_auth.do' && req.method === 'GET') return answer(res, rec, oauth.authorize(url.searchParams));
       const auth = authenticate(req);
       rec.auth = auth.kind;
       if (!auth.ok) {
@@ -550,9 +550,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       }, Math.max(1, Math.round(1000 / o.perSecond)));
       return () => clearInterval(timer);
     },
-    expireTokens() {
-      for (const t of tokens.values()) t.expiresAt = 0;
-    },
+    expireTokens: () => oauth.expireTokens(),
+    revokeRefreshTokens: () => oauth.revokeRefreshTokens(),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

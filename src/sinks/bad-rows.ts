@@ -13,9 +13,10 @@ export interface BadRowPolicy {
   /**
    * Resolves once the row is durably set aside (skip); rejects with an error naming the row
    * (fail). The sink awaits it before its own write resolves, so the checkpoint never passes a
-   * bad row that was neither written nor set aside.
+   * bad row that was neither written nor set aside. `hint`: what would let the row through (said
+   * when the run stops on it).
    */
-  reject(record: ChangeRecord, reason: string): Promise<void>;
+  reject(record: ChangeRecord, reason: string, hint?: string): Promise<void>;
   /** Where skipped rows go, for the summary (undefined with fail). */
   readonly where?: string;
 }
@@ -23,10 +24,10 @@ export interface BadRowPolicy {
 /** `--on-bad-row fail`: the run stops on the first bad row, naming it. */
 export const failOnBadRow: BadRowPolicy = {
   mode: 'fail',
-  reject: (record, reason) =>
+  reject: (record, reason, hint) =>
     Promise.reject(
       new SinkError(`${record.table} row ${record.sysId} (sys_updated_on ${record.updatedOn}) cannot be written: ${reason}`, {
-        hint: 'fix the row or the setting named, or set such rows aside with --on-bad-row skip --dead-letter <file>',
+        hint: `${hint ?? 'fix the row or the setting named'}, or set such rows aside with --on-bad-row skip --dead-letter <file>`,
       }),
     ),
 };

@@ -20,8 +20,7 @@ export class OutageLog {
     const when = retryInMs === undefined ? '' : ` in ${(retryInMs / 1000).toFixed(1)} s`;
     if (this.since === undefined) {
       this.since = Date.now();
-      this.reporter.warn(`${err.message}; retrying${when} (quiet until it recovers)`);
-      if (err.hint) this.reporter.info(`  ${err.hint}`);
+      this.reporter.warn(`${err.message}; retrying${when} (quiet until it recovers)`, { hint: err.hint });
     } else {
       this.reporter.verbose(`still failing (attempt ${this.attempts}): ${err.message}; retrying${when}`);
     }

@@ -2,11 +2,33 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import type { Ora } from 'ora';
 import { redact } from '../errors/redact.js';
 
+export type LogFormat = 'human' | 'json';
+
 export interface ReporterOptions {
   stream?: NodeJS.WriteStream;
   quiet?: boolean;
   verbose?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** `json`: one JSON object per line (--log-format json). Default: the process's (setDefaultLogFormat). */
+  format?: LogFormat;
+}
+
+/**
+ * What a line may say besides its message, as fields of a JSON line (--log-format json):
+ * `table` where one applies, `hint` for errors and warnings, anything else a log shipper can use.
+ * In human text only `hint` shows, as a line of its own.
+ */
+export type LogFields = { table?: string; hint?: string } & Record<string, string | number | boolean | string[] | undefined>;
+
+let processFormat: LogFormat = 'human';
+
+/**
+ * The format of reporters that are not told one. main.ts sets it from the command line (and the
+ * environment) before anything is said, so that even an error about the flags themselves, said
+ * before the configuration is read, comes out in the format asked for.
+ */
+export function setDefaultLogFormat(format: LogFormat): void {
+  processFormat = format;
 }
 
 export function duration(seconds: number): string {
@@ -29,11 +51,13 @@ export function count(n: number, one: string, many = `${one}s`): string {
 /**
  * Everything people read: stderr only. An animated progress line on a terminal; on a pipe or
  * file nothing animated, just a plain status line now and then. Colour only on a terminal and
- * never with NO_COLOR.
+ * never with NO_COLOR. With --log-format json, every line is one JSON object (level, msg, time,
+ * and the fields that apply) for log shippers: no colour, no animation.
  */
 export class Reporter {
   readonly color: ChalkInstance;
   readonly isTTY: boolean;
+  readonly format: LogFormat;
   private readonly stream: NodeJS.WriteStream;
   private readonly quiet: boolean;
   readonly verboseEnabled: boolean;
@@ -44,17 +68,24 @@ export class Reporter {
   private started = Date.now();
   private lastPlain = 0;
   private readonly warned = new Set<string>();
+  /** The run's counters, added to the JSON progress and summary lines (set by whoever has them). */
+  counters?: () => Record<string, number>;
 
   constructor(options: ReporterOptions = {}) {
     const env = options.env ?? process.env;
     this.stream = options.stream ?? process.stderr;
+    this.format = options.format ?? processFormat;
     // A terminal that reports no width (some CI pseudo-terminals, `docker -t`) would send ora's
-    // line clearing into a loop: treat it like a pipe.
-    this.isTTY = Boolean(this.stream.isTTY) && env.TERM !== 'dumb' && (this.stream.columns ?? 0) > 0;
+    // line clearing into a loop: treat it like a pipe. JSON lines are never animated.
+    this.isTTY = this.format === 'human' && Boolean(this.stream.isTTY) && env.TERM !== 'dumb' && (this.stream.columns ?? 0) > 0;
     const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
     this.color = new Chalk({ level: this.isTTY && !noColor ? 1 : 0 });
     this.quiet = Boolean(options.quiet);
     this.verboseEnabled = Boolean(options.verbose);
+  }
+
+  get json(): boolean {
+    return this.format === 'json';
   }
 
   private print(line: string): void {
@@ -68,29 +99,51 @@ export class Reporter {
     }
   }
 
-  info(message: string): void {
-    if (!this.quiet) this.print(message);
+  /** One JSON line; every string in it redacted on its own, so a mask never breaks the JSON. */
+  private printJson(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: LogFields = {}): void {
+    const line: Record<string, unknown> = { time: new Date().toISOString(), level, msg: redact(msg) };
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) continue;
+      line[k] = typeof v === 'string' ? redact(v) : Array.isArray(v) ? v.map(redact) : v;
+    }
+    this.stream.write(`${JSON.stringify(line)}\n`);
   }
 
-  verbose(message: string): void {
-    if (this.verboseEnabled) this.print(this.color.dim(message));
+  info(message: string, fields?: LogFields): void {
+    if (this.quiet) return;
+    if (this.json) this.printJson('info', message, fields);
+    else this.withHint(message, fields);
   }
 
-  warn(message: string): void {
-    this.print(`${this.color.yellow('warning:')} ${message}`);
+  verbose(message: string, fields?: LogFields): void {
+    if (!this.verboseEnabled) return;
+    if (this.json) this.printJson('debug', message, fields);
+    else this.print(this.color.dim(message));
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    if (this.json) this.printJson('warn', message, fields);
+    else this.withHint(`${this.color.yellow('warning:')} ${message}`, fields);
   }
 
   /** A warning said at most once per key (per run). */
-  warnOnce(key: string, message: string): void {
+  warnOnce(key: string, message: string, fields?: LogFields): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
-    this.warn(message);
+    this.warn(message, fields);
   }
 
-  error(message: string, hint?: string): void {
+  error(message: string, hint?: string, fields?: LogFields): void {
     this.stopProgress();
+    if (this.json) return this.printJson('error', message, { ...fields, hint });
     this.print(`${this.color.red('error:')} ${message}`);
     if (hint) this.print(`${this.color.dim('hint:')} ${hint}`);
+  }
+
+  /** A human line, and its hint indented under it. */
+  private withHint(line: string, fields?: LogFields): void {
+    this.print(line);
+    if (fields?.hint) this.print(`  ${fields.hint}`);
   }
 
   startProgress(): void {
@@ -118,7 +171,8 @@ export class Reporter {
     const now = Date.now();
     if (now - this.lastPlain >= 30_000 && now - this.started >= 30_000) {
       this.lastPlain = now;
-      this.print(line);
+      if (this.json) this.printJson('info', line, { event: 'progress', ...this.counters?.() });
+      else this.print(line);
     }
   }
 
@@ -132,7 +186,9 @@ export class Reporter {
 
   summary(line: string): void {
     this.stopProgress();
-    if (!this.quiet) this.print(line);
+    if (this.quiet) return;
+    if (this.json) this.printJson('info', line, { event: 'summary', seconds: Math.round(this.elapsedSeconds() * 10) / 10, ...this.counters?.() });
+    else this.print(line);
   }
 
   elapsedSeconds(): number {

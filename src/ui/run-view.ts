@@ -37,7 +37,10 @@ export class RunView {
     private readonly stats: RunStats,
     private readonly outage: OutageLog,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    // From the start: the first second's rate is the rows since the run began, not 0.
+    this.rate.perSecond(0, now());
+  }
 
   attach(events: RunEvents): () => void {
     return events.on((e) => this.handle(e));
@@ -51,13 +54,19 @@ export class RunView {
           e.slices
             ? `resuming the parallel backfill of ${e.table}: ${e.slices.done} of ${e.slices.of} slices done, each slice from its own cursor (${count(e.rowsBefore, 'row')} written before)`
             : `resuming ${e.table} after ${e.cursor.updatedOn} (${count(e.rowsBefore, 'row')} written before)`,
+          { table: e.table },
         );
         return;
       case 'reading':
-        reporter.verbose(`reading ${e.table} from ${e.from} to ${e.hi} (about ${e.total === undefined ? '?' : formatCount(e.total)} rows)`);
+        reporter.verbose(`reading ${e.table} from ${e.from} to ${e.hi} (about ${e.total === undefined ? '?' : formatCount(e.total)} rows)`, { table: e.table });
+        return;
+      case 'first-page':
+        reporter.verbose(
+          `${e.table}: the instance took ${e.waitMs} ms to start answering a page, nowpipe ${e.workMs} ms to write it: ${e.slice ? 'the instance is the bottleneck, slicing the rest' : 'one cursor is as fast'}`,
+        );
         return;
       case 'slices-planned':
-        reporter.verbose(`parallel backfill of ${e.table} in ${e.slices.length} slices: ${e.slices.map((s) => `${s.start}…${s.end}`).join(', ')}`);
+        reporter.verbose(`parallel backfill of ${e.table} in ${e.slices.length} slices: ${e.slices.map((s) => `${s.start}…${s.end}`).join(', ')}`, { table: e.table });
         return;
       case 'committed':
         this.detail.set(e.table, e.slices ? `${e.slices.done}/${e.slices.of} slices done` : `at ${e.cursor.updatedOn}`);
@@ -69,20 +78,21 @@ export class RunView {
           reporter.warnOnce(
             `hidden:${e.table}`,
             `${e.table}: stepped over ${formatCount(e.total)} rows hidden by ACLs so far (empty pages while X-Total-Count says rows remain); if this never ends, the instance's count is wrong or this user may read very little of the table`,
+            { table: e.table },
           );
         }
         break;
       }
       case 'warning':
-        if (e.once) reporter.warnOnce(e.once, e.message);
-        else reporter.warn(e.message);
+        if (e.once) reporter.warnOnce(e.once, e.message, { table: e.table });
+        else reporter.warn(e.message, { table: e.table });
         return;
       case 'info':
-        reporter.info(e.message);
+        reporter.info(e.message, { table: e.table });
         return;
       case 'caught-up':
         this.following = true;
-        reporter.info(`caught up at ${e.cursor?.updatedOn ?? '-'}; following ${e.table} every ${e.pollSeconds} s`);
+        reporter.info(`caught up at ${e.cursor?.updatedOn ?? '-'}; following ${e.table} every ${e.pollSeconds} s`, { table: e.table });
         return;
       case 'waiting':
         this.detail.set(e.table, this.followStatus(e.status));
@@ -94,7 +104,7 @@ export class RunView {
         this.outage.recovered();
         return;
       case 'rewound':
-        reporter.verbose(`${e.reason}: the position of ${e.table} moved back to ${e.to.updatedOn}, before what it may not have read`);
+        reporter.verbose(`${e.reason}: the position of ${e.table} moved back to ${e.to.updatedOn}, before what it may not have read`, { table: e.table });
         return;
     }
     this.render();

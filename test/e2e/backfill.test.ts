@@ -48,7 +48,8 @@ describe('backfill (built CLI against the simulator)', () => {
       expect(row).toEqual(((await one.json()) as { result: unknown }).result);
     }
     // Slices (default --concurrency 4) write in no global order: the cursor is the highest row.
-    const last = [...rows].sort((a, b) => (`${a.sys_updated_on}|${a.sys_id}` < `${b.sys_updated_on}|${b.sys_id}` ? 1 : -1))[0]!;
+    const key = (r: Record<string, unknown>) => `${String(r.sys_updated_on)}|${String(r.sys_id)}`;
+    const last = [...rows].sort((a, b) => (key(a) < key(b) ? 1 : -1))[0]!;
     const saved = JSON.parse(await readFile(cp, 'utf8'));
     expect(saved.version).toBe(1);
     expect(saved.tables.incident.cursor).toEqual({ updatedOn: last.sys_updated_on, sysId: last.sys_id });
@@ -59,8 +60,8 @@ describe('backfill (built CLI against the simulator)', () => {
     expect(again.stdout).toBe('');
   });
 
-  it('kill -9 mid-run, then a rerun loses nothing and does not start over', async () => {
-    sim = await startSimulator({ rows: 6000, seed: 5, latencyMs: 40 });
+  it('kill -9 mid-run, then a rerun loses nothing and does not start over (the default slices an instance that answers slower than nowpipe writes)', async () => {
+    sim = await startSimulator({ rows: 6000, seed: 5, latencyMs: 150 });
     const dir = await tempDir();
     const cp = join(dir, 'cp.json');
     const child = spawnCli(args(sim, cp, '--batch-size', '200'));
@@ -96,6 +97,13 @@ describe('backfill (built CLI against the simulator)', () => {
     const secondRows = parseNdjson(second.stdout);
     expect(new Set([...ids(firstRows), ...ids(secondRows)]).size).toBe(3000);
     expect(secondRows.length).toBeLessThanOrEqual(3000 - firstRows.length + 200);
+  });
+
+  it('an explicit --concurrency slices whatever the response time of the instance', async () => {
+    sim = await startSimulator({ rows: 3000, seed: 12 });
+    const explicit = await runCli(args(sim, join(await tempDir(), 'cp.json'), '--batch-size', '500', '--concurrency', '4', '--verbose'));
+    expect(explicit.code, explicit.stderr).toBe(0);
+    expect(explicit.stderr).toMatch(/parallel backfill of incident in 4 slices/);
   });
 
   it('pipes into head and ends quietly with exit 0', async () => {

@@ -86,7 +86,7 @@ describe('no credential follows a redirect (built CLI)', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ access_token: 'st0len-token', refresh_token: 'st0len-refresh', expires_in: 1800 }));
     });
-    const instance = await serve((req, res) => {
+    const instance = await serve((_req, res) => {
       res.writeHead(status, { location: `${thief.url}/oauth_token.do?session=abc` });
       res.end();
     });

@@ -65,6 +65,7 @@ describe('commands and help (built CLI)', () => {
       'How it runs:',
       'Writing files (--sink file):',
       'Writing to Kafka (--sink kafka):',
+      'Sending to a webhook (--sink http):',
       'Running many workers (--state kafka):',
       'Other:',
       'Examples:',
@@ -77,6 +78,9 @@ describe('commands and help (built CLI)', () => {
     expect(section('What to read:')).toContain('--deletes');
     expect(section('How it runs:')).toContain('--config <file>');
     expect(section('Writing files (--sink file):')).toMatch(/^ {2}--output <dir>/);
+    expect(section('Writing to Kafka (--sink kafka):')).toMatch(/--skip-oversized\s+with --sink kafka: an alias of --on-bad-row\s+skip/);
+    expect(section('Sending to a webhook (--sink http):')).toMatch(/^ {2}--http-url <url>/);
+    expect(section('Where it goes:')).toMatch(/--on-bad-row <policy>[\s\S]*--dead-letter <file>/);
     expect(section('Writing to Kafka (--sink kafka):')).toContain('--skip-oversized');
     expect(section('Running many workers (--state kafka):')).toMatch(/^ {2}--state <where>[\s\S]*--exactly-once[\s\S]*--group <name>/);
     expect(section('Exit codes:')).toMatch(/^ {2}0 .*\n {2}1 .*[\s\S]*\n {2}2 .*\n {2}130\/143 /);

@@ -97,7 +97,7 @@ describe('an instance that does not behave as documented', () => {
     expect(sysIds(second.stdout)).toEqual([]);
     expect(second.stderr).toMatch(/done: 0 rows .* re-read duplicates dropped/);
     // A real change inside the window is written once.
-    const changed = s.update('incident', visibleIds(s)[0]!);
+    const changed = s.update('incident', visibleIds(s)[0]!, {}, { stampedAt: new Date(Date.now() - 2000) });
     const third = await runCli(args(s, cp));
     expect(sysIds(third.stdout)).toEqual([changed.sys_id]);
     expect(sysIds((await runCli(args(s, cp))).stdout)).toEqual([]);

@@ -61,7 +61,7 @@ describe('an address that does not speak Kafka', () => {
 
   it('a web server', async () => {
     const web = createHttpServer((_req, res) => res.writeHead(400).end('bad request'));
-    const address = await listen(web as unknown as Server);
+    const address = await listen(web);
     const r = await run(address);
     expect(r.stderr).toContain(`error: kafka sink: ${address} does not speak Kafka: it answered "HTTP/1.1 400 Bad Request"`);
   });

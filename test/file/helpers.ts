@@ -26,7 +26,7 @@ export function records(from: number, count: number, pad?: number): ChangeRecord
 }
 
 export function readManifest(folder: string): ManifestEntry[] {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(join(folder, '_manifest.ndjson'), 'utf8');
   } catch {

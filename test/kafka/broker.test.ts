@@ -35,7 +35,7 @@ describe('local Kafka broker (PLAINTEXT)', () => {
   });
 
   it('creates a topic, produces and consumes one message', async () => {
-    await requireBroker(BROKERS[0]!, 'broker');
+    await requireBroker(BROKERS[0], 'broker');
     admin = kafka.admin();
     await admin.connect();
     const created = await admin.createTopics({
@@ -77,7 +77,7 @@ describe('local Kafka broker (SASL_PLAINTEXT)', () => {
     'accepts %s with nowpipe/nowpipe-secret',
     async (mechanism) => {
       await requireBroker(SASL_BROKER, 'SASL listener');
-      const admin = saslClient({ mechanism, username: SASL_USER, password: SASL_PASSWORD } as SASLOptions).admin();
+      const admin = saslClient({ mechanism, username: SASL_USER, password: SASL_PASSWORD }).admin();
       try {
         await admin.connect();
         expect(Array.isArray(await admin.listTopics())).toBe(true);
@@ -90,7 +90,7 @@ describe('local Kafka broker (SASL_PLAINTEXT)', () => {
 
   it.each(['plain', 'scram-sha-256'] as const)('rejects %s with a wrong password', async (mechanism) => {
     await requireBroker(SASL_BROKER, 'SASL listener');
-    const admin = saslClient({ mechanism, username: SASL_USER, password: 'wrong-password' } as SASLOptions).admin();
+    const admin = saslClient({ mechanism, username: SASL_USER, password: 'wrong-password' }).admin();
     try {
       await expect(admin.connect()).rejects.toMatchObject({
         name: 'KafkaJSSASLAuthenticationError',

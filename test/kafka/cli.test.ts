@@ -212,23 +212,25 @@ describe('nowpipe --sink kafka (built CLI, simulator, real broker)', () => {
     }
   });
 
-  it("a row over the topic's max.message.bytes: exit 1 naming the row, its size and the limit, checkpoint before it; --skip-oversized skips and counts it", async () => {
+  it("a row over the topic's max.message.bytes: exit 1 naming the row (--on-bad-row fail, the default), checkpoint before it; skip sets it aside in --dead-letter and the summary's row count leaves it out", async () => {
     await requireReady();
     const own = await startSimulator({ rows: 400, rowBytes: 400, seed: 34, aclHiddenRatio: 0 });
     try {
-      const rows = own.visibleRows('incident').sort((a, b) => (`${a.sys_updated_on}|${a.sys_id}` < `${b.sys_updated_on}|${b.sys_id}` ? -1 : 1));
+      const key = (r: Record<string, unknown>) => `${String(r.sys_updated_on)}|${String(r.sys_id)}`;
+      const rows = own.visibleRows('incident').sort((a, b) => (key(a) < key(b) ? -1 : 1));
       const middle = rows[200]!;
       const big = own.insert('incident', { description: randomBytes(15_000).toString('base64') }, { stampedAt: String(middle.sys_updated_on) });
       const bigId = String(big.sys_id);
       const t = topic('oversized');
       await createTopic(t, { configs: { 'max.message.bytes': '20000' } });
-      const cp = join(await tempDir(), 'cp.json');
+      const dir = await tempDir();
+      const cp = join(dir, 'cp.json');
       const args = base(own, cp, '--topic', t, '--batch-size', '50', '--concurrency', '1', '--overlap', '0');
 
       const failed = await runCli(args, { env: INSTANCE_ENV });
       expect(failed.code, failed.stderr).toBe(1);
-      expect(failed.stderr).toMatch(new RegExp(`error: kafka sink: row ${bigId} of incident is \\d{5} bytes as a Kafka record batch, over the max\\.message\\.bytes of topic ${t} \\(20000\\)`));
-      expect(failed.stderr).toContain('hint: ');
+      expect(failed.stderr).toMatch(new RegExp(`error: incident row ${bigId} \\(sys_updated_on ${String(big.sys_updated_on)}\\) cannot be written: \\d{5} bytes as a Kafka record batch, over the max\\.message\\.bytes of topic ${t} \\(20000\\)`));
+      expect(failed.stderr).toContain("hint: raise the topic's max.message.bytes, or leave large fields out with --fields, or set such rows aside with --on-bad-row skip --dead-letter <file>");
       noStack(failed.stderr);
       const cursor = checkpointCursor(cp)!;
       expect(`${cursor.updatedOn}|${cursor.sysId}` < `${String(big.sys_updated_on)}|${bigId}`).toBe(true);
@@ -238,12 +240,27 @@ describe('nowpipe --sink kafka (built CLI, simulator, real broker)', () => {
       expect(covered.length).toBeGreaterThan(0);
       expect(covered.filter((r) => !before.has(String(r.sys_id)))).toEqual([]);
 
-      const skipped = await runCli([...args, '--skip-oversized'], { env: INSTANCE_ENV });
+      // The rerun from there sets the row aside: every other row is written and counted, it is not.
+      const deadLetter = join(dir, 'dead', 'kafka.ndjson');
+      const rest = rows.filter((r) => `${String(r.sys_updated_on)}|${String(r.sys_id)}` > `${cursor.updatedOn}|${cursor.sysId}`).length;
+      const skipped = await runCli([...args, '--on-bad-row', 'skip', '--dead-letter', deadLetter], { env: INSTANCE_ENV });
       expect(skipped.code, skipped.stderr).toBe(0);
-      expect(skipped.stderr).toContain(`warning: kafka sink: skipped row ${bigId} of incident: `);
-      expect(skipped.stderr).toContain('warning: kafka sink: skipped 1 row of incident too large for their topic (--skip-oversized)');
+      expect(skipped.stderr).toContain(`warning: set aside incident row ${bigId} in ${deadLetter}: `);
+      expect(skipped.stderr).toContain(`done: ${rest} rows of incident (1 bad row set aside in ${deadLetter})`);
       const after = await readTopic(t);
+      expect(after.some((m) => m.key === bigId)).toBe(false);
       expect(new Set(after.map((m) => m.key))).toEqual(new Set(rows.map((r) => String(r.sys_id))));
+      const lines = (await readFile(deadLetter, 'utf8')).trim().split('\n');
+      expect(lines).toHaveLength(1);
+      const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+      expect(line).toMatchObject({ table: 'incident', sys_id: bigId, sys_updated_on: big.sys_updated_on, record: { sys_id: bigId, description: big.description } });
+      expect(String(line.reason)).toMatch(new RegExp(`^\\d{5} bytes as a Kafka record batch, over the max\\.message\\.bytes of topic ${t} \\(20000\\)$`));
+
+      // --skip-oversized is the older name of --on-bad-row skip: a whole run counts 400 rows of 401.
+      const alias = await runCli([...base(own, join(dir, 'alias.json'), '--topic', t, '--batch-size', '50', '--concurrency', '1'), '--skip-oversized', '--dead-letter', deadLetter], { env: INSTANCE_ENV });
+      expect(alias.code, alias.stderr).toBe(0);
+      expect(alias.stderr).toContain(`done: 400 rows of incident (1 bad row set aside in ${deadLetter})`);
+      expect((await readFile(deadLetter, 'utf8')).trim().split('\n')).toHaveLength(2);
     } finally {
       await own.close();
     }
@@ -267,7 +284,7 @@ describe('nowpipe --sink kafka (built CLI, simulator, real broker)', () => {
       await new Promise((r) => setTimeout(r, 1500)); // past the safety lag
       const refused = await runCli(base(own, cp, '--topic', t, '--compression', 'gzip', '--overlap', '0'), { env: INSTANCE_ENV });
       expect(refused.code, refused.stderr).toBe(1);
-      expect(refused.stderr).toContain(`error: kafka sink: row ${String(noise.sys_id)} of incident is`);
+      expect(refused.stderr).toContain(`error: incident row ${String(noise.sys_id)} (sys_updated_on ${String(noise.sys_updated_on)}) cannot be written: `);
       expect(refused.stderr).toContain('(the broker refused it even gzip-compressed), over the max.message.bytes of topic');
       noStack(refused.stderr);
     } finally {

@@ -3,6 +3,7 @@
 // without --exactly-once repeat at most one batch per kill. A zombie (a run stopped past its
 // lease while another took the table over) is fenced when it wakes: exit 1, nothing written.
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
@@ -146,7 +147,7 @@ describe('--exactly-once (built CLI, simulator, real broker)', () => {
     }
   }, 300_000);
 
-  it('a row refused even gzip-compressed is skipped (--skip-oversized) and the rest of its transaction still commits', async () => {
+  it('a row refused even gzip-compressed is set aside (--on-bad-row skip) and the rest of its transaction still commits', async () => {
     await setup.required();
     await requireBroker();
     const own = await startSimulator({ rows: 100, rowBytes: 1000, seed: 36, aclHiddenRatio: 0 });
@@ -155,12 +156,13 @@ describe('--exactly-once (built CLI, simulator, real broker)', () => {
       await createTopic(data, { configs: { 'max.message.bytes': '20000' } });
       // In the middle of the batch: requests before it are in the transaction when it is refused.
       const noise = own.insert('incident', { description: randomBytes(30_000).toString('base64') }, { stampedAt: new Date(Date.now() - 15 * 86_400_000) });
+      const deadLetter = join(await tempDir(), 'bad-rows.ndjson');
       const r = await runCli(
-        ['--url', own.url, '--table', 'incident', '--user', 'admin', '--sink', 'kafka', '--topic', data, '--brokers', BROKERS.join(','), '--state', 'kafka', '--state-topic', topic('eos-oversized-state'), '--exactly-once', '--compression', 'gzip', '--skip-oversized', '--batch-size', '1000'],
+        ['--url', own.url, '--table', 'incident', '--user', 'admin', '--sink', 'kafka', '--topic', data, '--brokers', BROKERS.join(','), '--state', 'kafka', '--state-topic', topic('eos-oversized-state'), '--exactly-once', '--compression', 'gzip', '--on-bad-row', 'skip', '--dead-letter', deadLetter, '--batch-size', '1000'],
         { env, cwd: await tempDir(), timeoutMs: 120_000 },
       );
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toContain(`warning: kafka sink: skipped row ${String(noise.sys_id)} of incident`);
+      expect(r.stderr).toContain(`warning: set aside incident row ${String(noise.sys_id)} in ${deadLetter}: `);
       const keys = (await readTopic(data)).map((m) => m.key);
       expect(keys).toHaveLength(100);
       expect(new Set(keys)).toEqual(new Set(own.visibleRows('incident').map((row) => String(row.sys_id)).filter((id) => id !== noise.sys_id)));

@@ -61,8 +61,9 @@ export function setUpOnce(setUp: () => Promise<void>): { required: () => Promise
   });
   return {
     required: async () => {
-      const err = await ready;
-      if (err) throw err;
+      const err: unknown = await ready;
+      if (err instanceof Error) throw err;
+      if (err) throw new Error(JSON.stringify(err));
     },
     settled: () => ready,
   };
@@ -229,7 +230,7 @@ export class OwnBroker {
       await run('bash', [SCRIPT, command], { env: this.env, timeout: 240_000 });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      throw new Error(`bash scripts/kafka.sh ${command} (NOWPIPE_KAFKA_HOME=${this.home}) failed: ${e.stderr ?? e.message}`);
+      throw new Error(`bash scripts/kafka.sh ${command} (NOWPIPE_KAFKA_HOME=${this.home}) failed: ${e.stderr ?? e.message}`, { cause: err });
     }
   }
 

@@ -34,7 +34,7 @@ const CONFLUENT_CLOUD = {
 describe('kafka settings: defaults and mapping', () => {
   it('has safe defaults: acks all (idempotent), no compression, servicenow.{table}, 10 retries', () => {
     const s = settingsOf({ flags: base });
-    expect(s).toMatchObject({ brokers: ['127.0.0.1:9092'], clientId: 'nowpipe', acks: -1, compression: 'none', skipOversized: false, format: 'raw' });
+    expect(s).toMatchObject({ brokers: ['127.0.0.1:9092'], clientId: 'nowpipe', acks: -1, compression: 'none', format: 'raw' });
     expect(s.tls).toBeUndefined();
     expect(s.sasl).toBeUndefined();
     expect(s.createTopic).toBeUndefined();
@@ -49,8 +49,8 @@ describe('kafka settings: defaults and mapping', () => {
   });
 
   it('takes flags as strings, as the command line gives them', () => {
-    const s = settingsOf({ flags: { ...base, kafkaAcks: '1', kafkaRetries: '3', compression: 'GZIP', createTopic: true, topicPartitions: '6', topicReplication: '3', skipOversized: true, kafkaClientId: 'etl' } });
-    expect(s).toMatchObject({ acks: 1, compression: 'gzip', createTopic: { partitions: 6, replication: 3 }, skipOversized: true, clientId: 'etl' });
+    const s = settingsOf({ flags: { ...base, kafkaAcks: '1', kafkaRetries: '3', compression: 'GZIP', createTopic: true, topicPartitions: '6', topicReplication: '3', kafkaClientId: 'etl' } });
+    expect(s).toMatchObject({ acks: 1, compression: 'gzip', createTopic: { partitions: 6, replication: 3 }, clientId: 'etl' });
     expect(s.retry.retries).toBe(3);
     // Without --topic-partitions/--topic-replication the broker's defaults apply (-1).
     expect(settingsOf({ flags: { ...base, createTopic: true } }).createTopic).toEqual({ partitions: -1, replication: -1 });

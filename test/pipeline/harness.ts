@@ -5,9 +5,9 @@ import type { Clock, InstanceTime } from '../../src/pipeline/clock.js';
 import { newStats, RunEvents, type RunEvent } from '../../src/pipeline/events.js';
 import { runTables } from '../../src/pipeline/run.js';
 import type { TableJob } from '../../src/pipeline/table-run.js';
-import { tableShape } from '../../src/servicenow/entry.js';
+import { rawText, tableShape } from '../../src/servicenow/entry.js';
 import { compareCursor, type Cursor } from '../../src/servicenow/query.js';
-import type { KeysetReader, Page } from '../../src/servicenow/reader.js';
+import type { KeysetReader, Page, SweepOptions } from '../../src/servicenow/reader.js';
 import { toSnTimestamp } from '../../src/servicenow/time.js';
 import type { ChangeRecord, Sink } from '../../src/sinks/types.js';
 
@@ -56,6 +56,8 @@ export function row(second: number, id?: string, mod = 0): FakeRow {
 export class FakeTable implements KeysetReader {
   rows: FakeRow[] = [];
   requests = 0;
+  /** How long the fake instance "took" to start answering each page (reported, not waited). */
+  waitMs?: number;
   constructor(
     readonly table: string,
     public pageSize: number,
@@ -79,24 +81,26 @@ export class FakeTable implements KeysetReader {
     return { serverNow: this.clock.now(), total: this.visible().filter((r) => r.sys_updated_on >= from).length };
   }
 
-  async timestampAt(from: string, hi: string, position: number): Promise<string | undefined> {
+  async cursorAt(from: string, hi: string, position: number): Promise<Cursor | undefined> {
     this.requests += 1;
-    return this.visible().filter((r) => r.sys_updated_on >= from && r.sys_updated_on <= hi)[position]?.sys_updated_on;
+    const r = this.visible().filter((x) => x.sys_updated_on >= from && x.sys_updated_on <= hi)[position];
+    return r && key(r);
   }
 
-  async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: { afterSecond?: boolean } = {}): AsyncGenerator<Page> {
+  async *sweep(from: Cursor, hi: string, signal?: AbortSignal, options: SweepOptions = {}): AsyncGenerator<Page> {
     let cursor = from;
     const shape = tableShape();
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       this.requests += 1;
       const after = (r: FakeRow) => (options.afterSecond && r.sys_updated_on === from.updatedOn ? false : compareCursor(key(r), cursor) > 0);
-      const page = this.visible().filter((r) => after(r) && r.sys_updated_on <= hi).slice(0, this.pageSize);
+      const within = (r: FakeRow) => r.sys_updated_on <= hi && (!options.until || compareCursor(key(r), options.until) <= 0);
+      const page = this.visible().filter((r) => after(r) && within(r)).slice(0, this.pageSize);
       await Promise.resolve();
       if (page.length === 0) return;
       const entries = page.map((r) => shape.entry({ ...r }, key(r), { ...r }));
       cursor = key(page.at(-1)!);
-      yield { entries, cursor, response: { rows: page.length, full: page.length === this.pageSize } };
+      yield { entries, cursor, response: { rows: page.length, full: page.length === this.pageSize, waitMs: this.waitMs } };
       if (page.length < this.pageSize) return;
     }
   }
@@ -146,6 +150,8 @@ export function job(w: World, extra: Partial<TableJob> = {}): TableJob {
     follow: false,
     pollSeconds: 1,
     concurrency: 1,
+    // As an explicit --concurrency: slice whenever concurrency asks for it.
+    slicing: 'always',
     streams: [{ name: 'rows', reader: w.table }],
     ...extra,
   };
@@ -166,4 +172,4 @@ export async function run(w: World, extra: Partial<TableJob> = {}, onEvent?: (e:
 }
 
 /** sys_id|sys_updated_on|sys_mod_count of what the sink received. */
-export const versions = (records: readonly ChangeRecord[]) => records.map((r) => `${r.sysId}|${r.updatedOn}|${String(r.row?.sys_mod_count ?? '')}`);
+export const versions = (records: readonly ChangeRecord[]) => records.map((r) => `${r.sysId}|${r.updatedOn}|${rawText(r.row?.sys_mod_count)}`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { connectionOptions, exportOptions, otherOptions, runOptions } from '../../src/cli/options.js';
+import { connectionOptions, exportOptions, loginOptions, otherOptions, runOptions } from '../../src/cli/options.js';
 import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import { RC_ONLY_NAMES } from '../../src/config/names.js';
 import { configFields } from '../../src/config/schema.js';
@@ -59,7 +59,8 @@ describe('config messages name the flag and where the value came from', () => {
 
   it('every key of the schema has a flag of that name, or is one of the rc-only keys', () => {
     const cmd = otherOptions(runOptions(exportOptions(connectionOptions(new Command()))));
-    const flags = new Set(cmd.options.map((o) => o.attributeName()));
+    // `nowpipe login`'s own settings have their flags there.
+    const flags = new Set([...cmd.options, ...loginOptions(new Command()).options].map((o) => o.attributeName()));
     const missing = Object.keys(configFields).filter((k) => !flags.has(k) && !(k in RC_ONLY_NAMES));
     expect(missing).toEqual([]);
     // …and an rc-only key really has no flag (else messages would name the wrong thing).
@@ -87,10 +88,10 @@ describe('every problem at once', () => {
     const dir = await tempDir();
     const list = await problemsOf(loadConfig({ flags: { ...base }, cwd: dir, env: {} }));
     expect(list).toEqual([
-      'no credentials: give --user with --password or --password-file (env SERVICENOW_USER, SERVICENOW_PASSWORD), or OAuth: --client-id with --client-secret or --refresh-token (env SERVICENOW_CLIENT_ID, SERVICENOW_CLIENT_SECRET)',
+      'no credentials: give --user with --password or --password-file (env SERVICENOW_USER, SERVICENOW_PASSWORD), or OAuth: --client-id with --client-secret or --refresh-token (env SERVICENOW_CLIENT_ID, SERVICENOW_CLIENT_SECRET), or log in once from a terminal: nowpipe login --url <instance> --client-id <id>',
     ]);
     // Any one way in is enough here (a user alone may still be refused by the instance).
-    await expect(loadConfig({ flags: { ...base }, cwd: dir, env: { SERVICENOW_CLIENT_ID: 'app', SERVICENOW_CLIENT_SECRET: 's' } })).resolves.toBeDefined();
+    await expect(loadConfig({ flags: { ...base }, cwd: dir, env: { SERVICENOW_CLIENT_ID: 'app', SERVICENOW_CLIENT_SECRET: 's', XDG_CONFIG_HOME: dir } })).resolves.toBeDefined();
     await expect(loadConfig({ flags: { ...base, user: 'u', password: 'p' }, cwd: dir, env: {} })).resolves.toBeDefined();
     // demo brings its own and resolves without the requirement.
     expect(() => resolveConfig({ flags: base })).not.toThrow();

@@ -152,3 +152,20 @@ describe('rc files and the Confluent connector', () => {
     await expect(loadConfig({ flags: { config: join(dir, 'bad.json') }, cwd: dir, env: {} })).rejects.toThrow(/invalid JSON at line 3/);
   });
 });
+
+describe('typed rows in the settings (--types, --format connect-json)', () => {
+  it('types from the rc file; connect-json implies it; display values are refused with it, per table too', () => {
+    expect(resolveConfig({ rc: { ...base, types: true } }).config.types).toBe(true);
+    expect(resolveConfig({ flags: { ...base, sink: 'kafka', brokers: 'b:9092', format: 'connect-json' } }).config.format).toBe('connect-json');
+    expect(
+      problems(() => resolveConfig({ rc: { ...base, table: 'incident,problem', types: 'true', tables: { problem: { displayValue: 'all' } } }, flags: { displayValue: 'true' } })),
+    ).toEqual([
+      "--display-value: must be false with --types, not true: types convert raw values; display values are text for people (dates in the user's time zone and format)",
+      "tables.problem.displayValue (from the rc file): must be false with --types, not all: types convert raw values; display values are text for people (dates in the user's time zone and format)",
+    ]);
+    expect(problems(() => resolveConfig({ flags: { ...base, format: 'connect-json', sink: 'file', output: 'out' } }))).toEqual([
+      "--format: connect-json is a Kafka message format (Kafka Connect's JsonConverter envelope): use it with --sink kafka, or --types for typed rows elsewhere",
+    ]);
+    expect(problems(() => resolveConfig({ flags: { ...base, format: 'avro' } }))).toEqual(['--format: must be raw, envelope or connect-json']);
+  });
+});

@@ -6,6 +6,8 @@
 //   errors      the error classes everything throws, redaction, the version
 //   fsutil      small file-system helpers (may not exist yet)
 //   servicenow  the instance: HTTP client, reader, query, time
+//   login       `nowpipe login`: the authorization-code flow (PKCE, the local redirect
+//               listener, the browser) and the credentials file of stored refresh tokens
 //   kafka       the Kafka client the Kafka sink and the Kafka state store share: connection
 //               settings, errors, logs, the producer thread (transactions too), reading a topic;
 //               it knows nothing of checkpoints or sinks, so both can use it
@@ -18,14 +20,17 @@
 //   group       many processes sharing the tables (--group): a Kafka consumer group decides
 //               which member runs which table; it runs tables with the pipeline, so it sits
 //               above it, and like it knows nothing of the config or the terminal
+//   metrics     Prometheus metrics and /healthz: subscribes to the pipeline's events and is
+//               handed the HTTP client's requests, with options of its own (no config, no terminal)
 //   ui          the terminal: reporter, outage log, the view that subscribes to the events
 //   config      the settings schema and its rules
 //   cli         commands, flags, exit codes; puts the components together (and maps the config
 //               onto each component's options, e.g. cli/kafka-settings.ts)
 //
 // Two folders stand apart from the line:
-//   config      imports only errors and servicenow (time parsing, query rules): it validates
-//               settings and never builds a component, so no component's code runs to parse a flag.
+//   config      imports only errors and servicenow (time parsing, query rules), and the stored
+//               logins (login/store, read as --password-file is): it validates settings and
+//               never builds a component, so no component's code runs to parse a flag.
 //   sim         the simulated instance is a stand-alone server: it imports only
 //               servicenow/time, and only cli (the demo command) imports it.
 //
@@ -33,11 +38,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const LAYERS = ['errors', 'fsutil', 'servicenow', 'kafka', 'checkpoint', 'sinks', 'pipeline', 'group', 'ui', 'config', 'cli'] as const;
+const LAYERS = ['errors', 'fsutil', 'servicenow', 'login', 'kafka', 'checkpoint', 'sinks', 'pipeline', 'group', 'metrics', 'ui', 'config', 'cli'] as const;
 
 /** Folders whose imports are limited to a list (a path prefix under src/), whatever their place. */
 const ONLY: Record<string, string[]> = {
-  config: ['errors/', 'servicenow/'],
+  config: ['errors/', 'servicenow/', 'login/store.'],
   sim: ['servicenow/time.'],
 };
 
@@ -117,6 +122,8 @@ describe('layers of src/', () => {
     expect(violation('cli/commands/demo.ts', 'sim/index.js')).toBeUndefined();
     expect(violation('sinks/kafka/settings.ts', 'config/schema.js')).toMatch(/sinks is below config/);
     expect(violation('servicenow/client.ts', 'ui/reporter.js')).toMatch(/servicenow is below ui/);
+    expect(violation('metrics/run-metrics.ts', 'pipeline/events.js')).toBeUndefined();
+    expect(violation('pipeline/run.ts', 'metrics/index.js')).toMatch(/pipeline is below metrics/);
     expect(violation('config/schema.ts', 'sinks/kafka/validate.js')).toMatch(/src\/config\/ may import only/);
     expect(violation('sim/server.ts', 'servicenow/query.js')).toMatch(/src\/sim\/ may import only/);
     expect(violation('pipeline/export.ts', 'sim/index.js')).toMatch(/only cli may import src\/sim\//);

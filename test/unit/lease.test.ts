@@ -60,7 +60,7 @@ describe('LeaseBook', () => {
   it('a held record is authoritative: a holder reads another\'s held after its own as a takeover', () => {
     const book = new LeaseBook(STALE, new Set());
     const seen: Array<[string, number]> = [];
-    book.onRecord((key, r, previous, offset) => {
+    book.onRecord((_key, r, previous, offset) => {
       if (r.type === 'held' && previous.holder && previous.holder.owner !== r.owner) seen.push([r.owner, offset]);
     });
     book.apply('k', 0, 1000, rec('held', 'a'));

@@ -118,4 +118,50 @@ describe('OAuth', () => {
     expect((err2 as AuthError).hint).toMatch(/refresh token/);
     expect((err2 as Error).message).not.toContain('old');
   });
+
+  it('authorization_code (nowpipe login): code, redirect_uri and code_verifier in the form; the refresh token is handed back', async () => {
+    tokenEndpoint();
+    const p = provider({ url: BASE, clientId: 'cid', authorizationCode: { code: 'c0de', redirectUri: 'http://127.0.0.1:8765/callback', verifier: 'v3rifier' } });
+    expect(p.initialGrant).toBe('authorization_code');
+    expect(p.refreshToken).toBeUndefined();
+    await p.header();
+    expect(Object.fromEntries(grants[0]!)).toEqual({ grant_type: 'authorization_code', client_id: 'cid', code: 'c0de', redirect_uri: 'http://127.0.0.1:8765/callback', code_verifier: 'v3rifier' });
+    expect(p.refreshToken).toBe('refresh-1');
+  });
+
+  it('a refresh token the instance rotates is handed to onRefreshToken before it is used; one it keeps is not', async () => {
+    let issued = 0;
+    const rotate = { on: true };
+    server.use(
+      http.post(`${BASE}/oauth_token.do`, async ({ request }) => {
+        const form = new URLSearchParams(await request.text());
+        grants.push(form);
+        issued++;
+        const refresh = rotate.on ? `rotated-${issued}` : form.get('refresh_token');
+        return HttpResponse.json({ access_token: `access-${issued}`, refresh_token: refresh, expires_in: 1800 });
+      }),
+    );
+    const kept: string[] = [];
+    const p = new OAuthProvider(
+      { url: BASE, clientId: 'cid', refreshToken: 'stored-0' },
+      { transport: transport(), retry: RETRY, onRefreshToken: async (t) => void kept.push(t) },
+    );
+    await p.header();
+    expect(kept).toEqual(['rotated-1']);
+    await p.refresh();
+    expect(grants.map((g) => g.get('refresh_token'))).toEqual(['stored-0', 'rotated-1']);
+    expect(kept).toEqual(['rotated-1', 'rotated-2']);
+    rotate.on = false;
+    await p.refresh();
+    expect(kept).toEqual(['rotated-1', 'rotated-2']);
+  });
+
+  it('a stored login that is refused says what the caller asks it to (log in again)', async () => {
+    tokenEndpoint({ refuse: () => true });
+    const p = provider({ url: BASE, clientId: 'cid', refreshToken: 'stored-0', refusedHint: 'run nowpipe login again' });
+    const err = (await p.header().catch((e: unknown) => e)) as AuthError;
+    expect(err).toBeInstanceOf(AuthError);
+    expect(err.message).toMatch(/refused the OAuth refresh_token grant/);
+    expect(err.hint).toBe('run nowpipe login again');
+  });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import kafkajs from 'kafkajs';
-import type { Admin, logCreator } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { CheckpointError } from '../../errors/index.js';
 import { CHECK_RETRY, clientConfig, requireKafka, retryOptions, withDeadline } from '../../kafka/client.js';
 import { kafkaError, rootCause, type KafkaErrorContext } from '../../kafka/errors.js';
@@ -96,8 +96,8 @@ export class KafkaState {
     const c = this.options.connection;
     const checkConfig = await clientConfig(c, CHECK_RETRY);
     const config = await clientConfig(c, c.retry);
-    const kafka = new Kafka({ ...config, logLevel: this.logs.level, logCreator: new KafkaLogs(this.options.notices, 0).creator as unknown as logCreator });
-    const admin = new Kafka({ ...checkConfig, logLevel: this.logs.level, logCreator: this.logs.creator as unknown as logCreator }).admin();
+    const kafka = new Kafka({ ...config, logLevel: this.logs.level, logCreator: new KafkaLogs(this.options.notices, 0).creator });
+    const admin = new Kafka({ ...checkConfig, logLevel: this.logs.level, logCreator: this.logs.creator }).admin();
     let gaveUp = false;
     const check = async () => {
       await requireKafka(c, checkConfig.ssl, 'state');

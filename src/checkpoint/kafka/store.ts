@@ -37,11 +37,6 @@ interface Held {
 }
 
 const agoText = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s ago`;
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 
 /**
  * The checkpoint kept in a compacted Kafka topic (--state kafka): each table's progress is a

@@ -1,10 +1,11 @@
 import { SECRET_KEYS } from '../../config/keys.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
-import { configForTable, type Config } from '../../config/schema.js';
+import { configForTable, typedRows, type Config } from '../../config/schema.js';
+import { readTableTypes } from '../../servicenow/dictionary.js';
 import { NowpipeError } from '../../errors/index.js';
 import type { ServiceNowClient } from '../../servicenow/client.js';
 import { newStats } from '../../pipeline/events.js';
-import { rawValue } from '../../servicenow/entry.js';
+import { rawText, rawValue } from '../../servicenow/entry.js';
 import { fromSnTimestamp, isSnTimestamp } from '../../servicenow/time.js';
 import { count, formatCount, Reporter } from '../../ui/reporter.js';
 import { buildClient } from '../components.js';
@@ -14,7 +15,7 @@ import type { Flags } from './export.js';
 export type CheckStatus = 'ok' | 'fail' | 'warn' | 'info';
 
 export interface CheckResult {
-  /** What was checked: settings, connect, count, query, clock, utc, deletes. */
+  /** What was checked: settings, connect, count, query, clock, utc, deletes, types. */
   check: string;
   status: CheckStatus;
   message: string;
@@ -38,7 +39,8 @@ export interface CheckReport {
 class Report {
   readonly checks: CheckResult[] = [];
   readonly warnings: string[] = [];
-  private readonly out = new Reporter({ stream: process.stdout });
+  // The report is data for people (or --json): never in the log format of stderr.
+  private readonly out = new Reporter({ stream: process.stdout, format: 'human' });
 
   constructor(
     readonly err: Reporter,
@@ -58,7 +60,7 @@ class Report {
 
   add(result: CheckResult): void {
     this.checks.push(result);
-    if (result.status === 'warn') this.err.warn(result.message);
+    if (result.status === 'warn') this.err.warn(result.message, { table: result.table });
     else if (!this.json) this.out.info(this.line(result));
   }
 
@@ -78,7 +80,7 @@ class Report {
       report.error =
         error instanceof NowpipeError
           ? { message: this.redact(error.message), ...(error.hint ? { hint: this.redact(error.hint) } : {}) }
-          : { message: this.redact(`unexpected error: ${error instanceof Error ? error.message : String(error)}`) };
+          : { message: this.redact(`unexpected error: ${error instanceof Error ? error.message : JSON.stringify(error)}`) };
     }
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   }
@@ -95,7 +97,8 @@ function skewSeconds(serverMs: number | undefined, localMs: number): number | un
 
 /**
  * `nowpipe check`: connect, authenticate, read one row of each table, and report what matters
- * before a long export: row count, clock skew, whether timestamps look like UTC, delete auditing.
+ * before a long export: row count, clock skew, whether timestamps look like UTC, delete auditing,
+ * and with --types the table's dictionary.
  * Exit 1 with the reason if not.
  */
 export async function checkCommand(flags: Flags): Promise<number> {
@@ -104,7 +107,7 @@ export async function checkCommand(flags: Flags): Promise<number> {
   try {
     const loaded = await loadConfig({ flags: rest });
     const secrets = secretsOf(loaded.config as unknown as Record<string, unknown>);
-    report = new Report(new Reporter({ quiet: false, verbose: loaded.config.verbose }), json === true, secrets);
+    report = new Report(new Reporter({ quiet: false, verbose: loaded.config.verbose, format: loaded.config.logFormat }), json === true, secrets);
     await runChecks(loaded, report);
   } catch (err) {
     // The error itself goes to stderr from the CLI, with its exit code; --json still gets its document.
@@ -181,6 +184,25 @@ async function checkTable(config: Config, client: ServiceNowClient, report: Repo
     }
   }
   await checkDeletes(config, client, add, (m) => report.redact(m));
+  if (typedRows(config)) await checkTypes(config, client, add, (m) => report.redact(m));
+}
+
+/** --types reads the table's dictionary at start: whether it can, and what it finds. */
+async function checkTypes(config: Config, client: ServiceNowClient, add: Add, redact: (m: string) => string): Promise<void> {
+  try {
+    const types = await readTableTypes(client, config.table);
+    const inherited = [...types.fields.values()].filter((f) => f.definedOn !== config.table).length;
+    const typed = [...types.fields.values()].filter((f) => f.kind !== 'string').length;
+    add('types', 'ok', `--types: ${count(types.fields.size, 'field')} of ${types.lineage.join(' → ')} in sys_dictionary (${formatCount(inherited)} inherited), ${formatCount(typed)} converted from strings`, {
+      lineage: types.lineage,
+      fields: types.fields.size,
+      inherited,
+      typed,
+    });
+  } catch (err) {
+    const message = redact((err as Error).message);
+    add('types', 'fail', `--types cannot read the table's dictionary (${message})`, { error: message });
+  }
 }
 
 type Add = (check: string, status: CheckStatus, message: string, details?: Record<string, unknown>) => void;
@@ -221,8 +243,8 @@ async function checkDeletes(config: Config, client: ServiceNowClient, add: Add, 
       sysparm_limit: 1,
       sysparm_fields: 'sys_id,sys_created_on,documentkey',
     });
-    const lastDelete = audit.rows[0] ? rawValue(audit.rows[0].sys_created_on) : undefined;
-    if (lastDelete) add('deletes', 'ok', `delete auditing works for ${table} (latest delete recorded ${String(lastDelete)})`, { latestDelete: lastDelete });
+    const lastDelete = audit.rows[0] ? rawText(audit.rows[0].sys_created_on) : undefined;
+    if (lastDelete) add('deletes', 'ok', `delete auditing works for ${table} (latest delete recorded ${lastDelete})`, { latestDelete: lastDelete });
     else add('deletes', 'info', `no deletes recorded for ${table} in sys_audit_delete: delete auditing may be off for it, or nothing was deleted yet`, { latestDelete: null });
   } catch (err) {
     const message = redact((err as Error).message);

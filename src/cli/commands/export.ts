@@ -11,6 +11,7 @@ import { RunView } from '../../ui/run-view.js';
 import { summaryLine } from '../../ui/summary.js';
 import { buildClient, buildSink, tableJob } from '../components.js';
 import { reportError } from '../exit.js';
+import { attachObservers } from '../observers.js';
 import { installSignalHandlers } from '../signals.js';
 import { buildStore } from '../state.js';
 
@@ -37,13 +38,19 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
   const outage = new OutageLog(reporter);
   new RunView(reporter, stats, outage).attach(events);
   const client = buildClient(config, reporter, stats, outage);
-  const sink = await buildSink(config, reporter);
-  const store = await buildStore(config, reporter);
-  await store.open({ reset: config.reset });
-  const { signal: stopped, dispose } = installSignalHandlers(reporter, () => store.releaseLockSync());
-  // A run that lost its lease (stalled while another took the checkpoint over) stops writing at once.
-  const signal = AbortSignal.any([stopped, store.lost]);
+  // Closed in reverse order whatever happens, also when building a later component fails.
+  const cleanup: Array<() => unknown> = [];
   try {
+    const observers = await attachObservers(config, { reporter, events, stats, client });
+    cleanup.push(() => observers.close());
+    const sink = await buildSink(config, reporter, client);
+    const store = await buildStore(config, reporter);
+    await store.open({ reset: config.reset });
+    cleanup.push(() => store.close());
+    const { signal: stopped, dispose } = installSignalHandlers(reporter, () => store.releaseLockSync());
+    cleanup.push(dispose);
+    // A run that lost its lease (stalled while another took the checkpoint over) stops writing at once.
+    const signal = AbortSignal.any([stopped, store.lost]);
     const jobs = config.tableNames.map((table) => tableJob(configForTable(config, table), client, events));
     reporter.startProgress();
     const result = await runTables(jobs, { sink, store, events, stats, clock: systemClock, instance: instanceTime(client.clock), signal }, { continueOnError: config.continueOnError });
@@ -61,6 +68,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
           seconds: reporter.elapsedSeconds(),
           checkpoint: options.nameCheckpoint === false ? undefined : store.where,
           destination: sink.describe?.(),
+          deadLetter: config.deadLetter,
         }),
       );
     }
@@ -72,14 +80,13 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
     }
     return code;
   } finally {
-    dispose();
-    await store.close();
+    for (const close of cleanup.reverse()) await close();
   }
 }
 
 export async function exportCommand(flags: Flags): Promise<number> {
   const { config, warnings } = await loadConfig({ flags });
-  const reporter = new Reporter({ quiet: config.quiet, verbose: config.verbose });
+  const reporter = new Reporter({ quiet: config.quiet, verbose: config.verbose, format: config.logFormat });
   for (const w of warnings) reporter.warn(w);
   return runExport(config, reporter);
 }

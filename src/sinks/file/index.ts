@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import { replaceFile } from '../../checkpoint/atomic-file.js';
 import { DEFAULT_STALE_AFTER_MS } from '../../checkpoint/lock.js';
 import { SinkError } from '../../errors/index.js';
 import type { Format } from '../format.js';
+import { diskError } from './disk.js';
 import type { ChangeRecord, Sink } from '../types.js';
 import type { Compression } from './naming.js';
 import type { PartFile } from './part-file.js';
@@ -140,6 +142,22 @@ export class FileSink implements Sink {
         else byTable.set(r.table, [r]);
       }
       for (const [name, list] of byTable) await (await this.table(name)).write(list);
+    });
+  }
+
+  /**
+   * Replaces a file beside a table's data files (`schema.json` with --types) atomically, in the
+   * write chain and only while the folder's lease is ours.
+   */
+  writeBeside(table: string, name: string, text: string): Promise<void> {
+    if (!this.opened) return Promise.reject(new SinkError('file sink: write before open'));
+    const path = join(this.options.dir, table, name);
+    return this.serial(async () => {
+      try {
+        await replaceFile(path, text, 0o666); // as the data files: the umask decides
+      } catch (err) {
+        throw diskError(err, 'write', path);
+      }
     });
   }
 

@@ -27,7 +27,7 @@ export interface RecoveryReport {
   nextSequence: number;
 }
 
-/** The (sys_updated_on, sys_id) of a line in either format, when the line carries it. */
+/** The (sys_updated_on, sys_id) of a line in either format, typed or not, when the line carries it. */
 export function cursorOfLine(obj: Record<string, unknown>): Cursor | null {
   if (typeof obj.op === 'string' && typeof obj.ts === 'string' && typeof obj.sys_id === 'string') {
     const dt = DateTime.fromISO(obj.ts, { zone: 'utc' });
@@ -35,7 +35,11 @@ export function cursorOfLine(obj: Record<string, unknown>): Cursor | null {
   }
   const ts = rawValue(obj.sys_updated_on);
   const id = rawValue(obj.sys_id);
-  return isSnTimestamp(ts) && typeof id === 'string' ? { updatedOn: ts, sysId: id } : null;
+  if (typeof id !== 'string') return null;
+  if (isSnTimestamp(ts)) return { updatedOn: ts, sysId: id };
+  // --types writes it in ISO 8601 UTC, to the second.
+  if (typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(ts)) return { updatedOn: `${ts.slice(0, 10)} ${ts.slice(11, 19)}`, sysId: id };
+  return null;
 }
 
 interface Scan {

@@ -6,8 +6,9 @@ import { kafkaError, rootCause, type KafkaErrorContext } from '../../kafka/error
 import { KafkaLogs } from '../../kafka/logs.js';
 import { ProducerLink, RequestFailed, type ProduceRequest, type WireMessage } from '../../kafka/producer-link.js';
 import type { TableTransactions } from '../../kafka/transactions.js';
+import type { BadRowPolicy } from '../bad-rows.js';
 import { snToMillis } from '../../servicenow/time.js';
-import type { ChangeRecord, Sink, SinkNotices } from '../types.js';
+import type { ChangeRecord, Sink, SinkNotices, WriteResult } from '../types.js';
 import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, type OutMessage } from './messages.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaSettings } from './settings.js';
 
@@ -26,6 +27,8 @@ function humanMs(ms: number): string {
 export interface KafkaSinkOptions {
   settings: KafkaSettings;
   reporter: SinkNotices;
+  /** --on-bad-row: a row too large for its topic stops the run (fail) or is set aside (skip). */
+  badRows: BadRowPolicy;
   /** --exactly-once: each table's records join its open transaction, which its checkpoint commits. */
   transactions?: TableTransactions;
 }
@@ -59,8 +62,8 @@ export class KafkaSink implements Sink {
   readonly maxMessageBytes = new Map<string, number>();
   /** After a failed produce request nothing more is sent (see above); every later write gets this. */
   private broken?: Error;
-  /** Rows skipped with --skip-oversized: a count and the tables (a long follow run must not grow a list). */
-  private skipped = { count: 0, tables: new Set<string>() };
+  /** What to do with a row too large for its topic (--on-bad-row). */
+  private readonly badRows: BadRowPolicy;
 
   private readonly transactions?: TableTransactions;
 
@@ -68,6 +71,7 @@ export class KafkaSink implements Sink {
     this.settings = options.settings;
     this.transactions = options.transactions;
     this.reporter = options.reporter;
+    this.badRows = options.badRows;
     this.logs = new KafkaLogs(options.reporter, options.settings.retry.retries);
     this.builder = new MessageBuilder(options.settings.format, (table) => this.topicOf(table));
   }
@@ -218,24 +222,24 @@ export class KafkaSink implements Sink {
     return max - compressionSlack(max, this.settings.compression);
   }
 
-  async write(records: ChangeRecord[]): Promise<void> {
+  async write(records: ChangeRecord[]): Promise<WriteResult> {
     if (this.broken) throw this.broken;
     if (!this.producer && !this.transactions) throw new SinkError('kafka sink: write before open');
-    if (records.length === 0) return;
-    const messages: OutMessage[] = [];
+    if (records.length === 0) return {};
+    /** Records set aside by the bad-row policy (with fail, the first one stops the write). */
+    const rejected = new Set<ChangeRecord>();
+    let messages: OutMessage[] = [];
     for (const r of records) for (const m of this.builder.build(r)) messages.push(m);
-    let chunks = chunkMessages(messages, (t) => this.limitOf(t), MAX_MESSAGES_PER_REQUEST);
     if (this.settings.compression === 'none') {
-      // A row too large for its topic on its own: fail by name, or skip it if asked to.
-      chunks = chunks.filter((c) => {
-        const m = c.length === 1 ? c[0]! : undefined;
-        if (m && BATCH_OVERHEAD + m.bytes > this.limitOf(m.topic)) {
-          this.oversized(m, BATCH_OVERHEAD + m.bytes);
-          return false;
-        }
-        return true;
-      });
+      // A row too large for its topic on its own, before anything of the write is sent.
+      for (const m of messages) {
+        if (rejected.has(m.record) || BATCH_OVERHEAD + m.bytes <= this.limitOf(m.topic)) continue;
+        await this.oversized(m, BATCH_OVERHEAD + m.bytes);
+        rejected.add(m.record);
+      }
+      if (rejected.size > 0) messages = messages.filter((m) => !rejected.has(m.record));
     }
+    let chunks = chunkMessages(messages, (t) => this.limitOf(t), MAX_MESSAGES_PER_REQUEST);
     while (chunks.length > 0) {
       try {
         await this.send(chunks, records[0]!.table);
@@ -245,26 +249,25 @@ export class KafkaSink implements Sink {
         // broker wrote nothing of it, so the producer stays usable and the rest goes on.
         if (err instanceof RequestFailed && chunks[err.request]?.length === 1 && isTooLarge(err.error)) {
           const m = chunks[err.request]![0]!;
-          this.oversized(m, BATCH_OVERHEAD + m.bytes, true);
-          chunks = chunks.slice(err.request + 1);
+          await this.oversized(m, BATCH_OVERHEAD + m.bytes, true);
+          rejected.add(m.record);
+          chunks = chunks
+            .slice(err.request + 1)
+            .map((c) => c.filter((other) => other.record !== m.record))
+            .filter((c) => c.length > 0);
           continue;
         }
         throw err;
       }
     }
+    return { skipped: rejected.size };
   }
 
-  private oversized(m: OutMessage, bytes: number, compressed = false): void {
-    const table = [...this.settings.topics].find(([, t]) => t === m.topic)?.[0] ?? '?';
+  /** A row too large for its topic: stops the write naming it (fail), or is set aside (skip). */
+  private oversized(m: OutMessage, bytes: number, compressed = false): Promise<void> {
     const max = this.maxMessageBytes.get(m.topic) ?? DEFAULT_MAX_MESSAGE_BYTES;
-    const size = `${bytes} bytes as a Kafka record batch${compressed ? ' (the broker refused it even gzip-compressed)' : ''}, over the max.message.bytes of topic ${m.topic} (${max})`;
-    if (!this.settings.skipOversized) {
-      throw new SinkError(`kafka sink: row ${m.sysId} of ${table} is ${size}`, { hint: "raise the topic's max.message.bytes, leave large fields out with --fields, or skip such rows with --skip-oversized (counted)" });
-    }
-    this.skipped.count += 1;
-    this.skipped.tables.add(table);
-    if (this.skipped.count <= 10) this.reporter.warn(`kafka sink: skipped row ${m.sysId} of ${table}: ${size}`);
-    else if (this.skipped.count === 11) this.reporter.warn('kafka sink: skipping more rows that are too large (the count comes at the end)');
+    const reason = `${bytes} bytes as a Kafka record batch${compressed ? ' (the broker refused it even gzip-compressed)' : ''}, over the max.message.bytes of topic ${m.topic} (${max})`;
+    return this.badRows.reject(m.record, reason, "raise the topic's max.message.bytes, or leave large fields out with --fields");
   }
 
   /**
@@ -313,11 +316,6 @@ export class KafkaSink implements Sink {
     this.logs.mute();
     if (producer) {
       await withDeadline(producer.close(), KAFKA_TIMEOUTS.closeMs, () => new Error('disconnect timed out')).catch(() => producer.terminate().catch(() => undefined));
-    }
-    if (this.skipped.count > 0) {
-      const { count, tables } = this.skipped;
-      this.reporter.warn(`kafka sink: skipped ${count} row${count === 1 ? '' : 's'} of ${[...tables].join(', ')} too large for their topic (--skip-oversized)`);
-      this.skipped = { count: 0, tables: new Set() };
     }
   }
 }

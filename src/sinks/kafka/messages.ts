@@ -13,6 +13,8 @@ export interface OutMessage {
   timestamp?: string;
   /** The row it carries (for error messages). */
   sysId: string;
+  /** The record it came from (a delete with --format envelope makes two messages): a bad row is set aside whole. */
+  record: ChangeRecord;
   /** Its size inside a record batch (upper bound). */
   bytes: number;
 }
@@ -88,6 +90,7 @@ export class MessageBuilder {
       headers: h.headers,
       timestamp: ms === undefined ? undefined : String(ms),
       sysId: r.sysId,
+      record: r,
       bytes: recordSize(keyBytes, value === null ? null : Buffer.byteLength(value, 'utf8'), h.bytes),
     };
   }

@@ -17,7 +17,6 @@ export interface KafkaSettings extends KafkaConnection {
   /** all (-1): every in-sync replica, with the idempotent producer; 1: the leader only, not idempotent. */
   acks: -1 | 1;
   createTopic?: { partitions: number; replication: number };
-  skipOversized: boolean;
   format: Format;
   /** The earliest --since of the run's tables (raw ServiceNow time): how old its records can be. */
   oldestSince: string;

@@ -51,6 +51,7 @@ export async function runGroupExport(config: Config, reporter: Reporter): Promis
       instance: config.url,
       sessionTimeoutMs: config.lockStaleAfter * 1000,
       notices: reporter,
+      onRunning: (tables) => observers.runs(tables),
     });
     const failures = result.failures.filter((f) => !(f.error instanceof OutputClosedError));
     if (failures.length === 0 || stats.rows + stats.deletes > 0) {

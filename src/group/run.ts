@@ -26,6 +26,8 @@ export interface GroupOptions {
   /** A member not heard from for this long loses its tables (the consumer group's session timeout). */
   sessionTimeoutMs: number;
   notices: KafkaNotices;
+  /** Told the tables this member runs whenever they change (its health watches only those). */
+  onRunning?: (tables: string[]) => void;
 }
 
 /** The brokers refuse session timeouts below their group.min.session.timeout.ms (6 s by default). */
@@ -83,6 +85,9 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
   const onStop = () => member.abort(deps.signal.reason);
   deps.signal.addEventListener('abort', onStop, { once: true });
 
+  const told = () => options.onRunning?.([...running.keys()].sort());
+  told();
+
   const start = (table: string) => {
     const job = jobOf.get(table)!;
     const stop = new AbortController();
@@ -104,6 +109,7 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
       }
     })().then((o) => {
       running.delete(table);
+      told();
       if (o.ran) outcomes.set(table, o);
       // A failure (not a stop) ends the member: its tables go to the others.
       if (o.error !== undefined) {
@@ -113,6 +119,7 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
       return o;
     });
     running.set(table, { table, stop, outcome });
+    told();
   };
 
   /** Stops what the member lost and starts what it gained; one reconciliation at a time. */

@@ -87,6 +87,7 @@ describe('--group (three processes, six tables, a real broker)', () => {
       '--sink', 'kafka', '--brokers', BROKERS.join(','), '--topic', data,
       '--state', 'kafka', '--state-topic', state, '--group', group, '--exactly-once',
       '--follow', '--poll-interval', '1', '--lock-stale-after', String(SESSION_S), '--user-agent', agent, '--batch-size', '100',
+      '--metrics-port', '0',
     ];
     const members: Member[] = [];
     try {
@@ -94,6 +95,16 @@ describe('--group (three processes, six tables, a real broker)', () => {
       // Settled: every table run by someone, two each.
       await waitFor(() => members.every((m) => m.runs.size === 2) && new Set(members.flatMap((m) => [...m.runs])).size === 6, 90_000, 'two tables for each member');
       expect(await topicExists(`nowpipe.assign.${group}`)).toBe(true);
+      // Each member's /healthz watches the tables it runs, not the others' (it would be 503 after
+      // three poll intervals otherwise).
+      await new Promise((r) => setTimeout(r, 4000));
+      for (const m of members) {
+        const url = /metrics on (http:\/\/\S+)\/metrics/.exec(m.cli.out.stderr)?.[1];
+        const health = await fetch(`${url}/healthz`);
+        const body = await health.text();
+        expect(health.status, body).toBe(200);
+        expect(body.split('\n').slice(1).filter(Boolean).map((l) => l.split(':')[0]).sort()).toEqual([...m.runs].sort());
+      }
 
       // Rows change in every table while the group follows them, and through the kill.
       const changed: Array<{ table: string; row: Row }> = [];

@@ -15,7 +15,7 @@ const out = resolve(root, 'dist/cli');
 rmSync(out, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { main: 'src/cli/main.ts', 'producer-worker': 'src/sinks/kafka/producer-worker.ts' },
+  entryPoints: { main: 'src/cli/main.ts', 'producer-worker': 'src/kafka/producer-worker.ts' },
   outdir: out,
   bundle: true,
   splitting: true,

@@ -258,7 +258,9 @@ async function destination(config: Config, reporter: Reporter, badRows: BadRowPo
     case 'kafka': {
       // kafkajs (about 14 MB resident) is loaded only by runs that write to Kafka.
       const [{ KafkaSink }, { kafkaSettings }] = await Promise.all([import('../sinks/kafka/index.js'), import('./kafka-settings.js')]);
-      return { sink: new KafkaSink({ settings: kafkaSettings(config), reporter, badRows }) };
+      // --exactly-once: the records go through the state store's transactional producers.
+      const transactions = config.exactlyOnce ? (await (await import('./state.js')).kafkaStateFor(config, reporter)).transactions : undefined;
+      return { sink: new KafkaSink({ settings: kafkaSettings(config), reporter, badRows, transactions }) };
     }
     case 'http': {
       const { HttpSink } = await import('../sinks/http/index.js');

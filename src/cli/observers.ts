@@ -10,6 +10,8 @@ export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
 /** What a run is watched through besides its view: metrics and health (--metrics-port), log counters. */
 export interface Observers {
+  /** With --group: the tables this process runs now (health watches only those). */
+  runs(tables: readonly string[]): void;
   /** Stops them (the metrics server stops listening); safe to call more than once. */
   close(): Promise<void>;
 }
@@ -38,7 +40,7 @@ export function healthWindowMs(config: Config, table: string): number {
 export async function attachObservers(config: Config, run: Observed): Promise<Observers> {
   const { reporter, stats } = run;
   reporter.counters = () => ({ rows: stats.rows, deletes: stats.deletes, pages: stats.pages, retries: stats.retries, duplicatesDropped: stats.duplicatesDropped, badRows: stats.badRows });
-  if (config.metricsPort === undefined) return { close: async () => undefined };
+  if (config.metricsPort === undefined) return { runs: () => undefined, close: async () => undefined };
   const host = config.metricsHost ?? DEFAULT_METRICS_HOST;
   // prom-client is loaded only by runs that serve metrics: start-up time counts in every cron run.
   const { startMetrics } = await import('../metrics/index.js');
@@ -61,6 +63,7 @@ export async function attachObservers(config: Config, run: Observed): Promise<Ob
   reporter.info(`metrics on ${metrics.url}/metrics, health on ${metrics.url}/healthz`, { url: metrics.url });
   let closing: Promise<void> | undefined;
   return {
+    runs: (tables) => metrics.runs(tables),
     close: () => {
       unobserve();
       return (closing ??= metrics.close());

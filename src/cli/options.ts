@@ -13,6 +13,7 @@ export const GROUP = {
   files: 'Writing files (--sink file):',
   kafka: 'Writing to Kafka (--sink kafka):',
   http: 'Sending to a webhook (--sink http):',
+  state: 'Running many workers (--state kafka):',
   demo: 'The demo:',
   other: 'Other:',
 } as const;
@@ -139,6 +140,13 @@ export function exportOptions(cmd: Command): Command {
     .option('--http-header <Name: value>', 'with --sink http: a header to send, e.g. an API key (repeat for several; never printed)', (v: string, prev?: string[]) => [...(prev ?? []), v])
     .option('--http-max-bytes <n>', 'with --sink http: split a batch into POSTs of at most this many bytes (default 4194304)')
     .option('--http-retries <n>', 'with --sink http: retries of a POST on 429/5xx/network errors, honouring Retry-After (default 8)')
+    // State in Kafka, exactly once, many workers (part 9).
+    .optionsGroup(GROUP.state)
+    .addOption(new Option('--state <where>', 'where the checkpoint lives: file (--checkpoint, the default) or kafka (a compacted topic)').choices(['file', 'kafka']))
+    .option('--state-topic <name>', 'with --state kafka: the topic (default nowpipe.state, created compacted if missing)')
+    .option('--state-brokers <host:port,...>', 'with --state kafka: its brokers, when not --brokers (same --kafka-* credentials)')
+    .option('--exactly-once', 'with --sink kafka --state kafka: each batch and its checkpoint in one Kafka transaction')
+    .option('--group <name>', 'with --state kafka --follow: share the --table list among every process started with this group')
     .optionsGroup(GROUP.run)
     .option('--concurrency <n>', 'requests in flight for the whole run, and slices of a large backfill (default: up to 4, slicing only a slow instance)')
     .option('--max-requests-per-hour <n>', 'pace requests below the instance rate-limit rule')

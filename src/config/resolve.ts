@@ -185,7 +185,8 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
     const url = parseInstanceUrl(merged.url);
     if ('dropped' in url && url.dropped) warnings.push(`${label('url')}: ${droppedPathWarning(url.url, url.dropped)}`);
   }
-  if (rest.sink !== 'kafka' && (rest.topic !== undefined || rest.brokers !== undefined)) {
+  // --state kafka uses --brokers too.
+  if (rest.sink !== 'kafka' && (rest.topic !== undefined || (rest.brokers !== undefined && rest.state !== 'kafka'))) {
     warnings.push(`Kafka settings (topic, brokers) have no effect with --sink ${rest.sink}`);
   }
   if (rest.sink !== 'http' && (rest.httpUrl !== undefined || rest.httpHeader !== undefined)) {

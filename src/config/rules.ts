@@ -2,6 +2,7 @@ import { userQueryProblems } from '../servicenow/query.js';
 import { badRowProblems, httpProblems } from './http-rules.js';
 import { kafkaProblems, type Problem } from './kafka-rules.js';
 import { typedRows, type ParsedConfig } from './schema.js';
+import { stateProblems } from './state-rules.js';
 
 /**
  * The rules between settings. They run on whatever parsed, even when other settings did not
@@ -44,5 +45,6 @@ export function crossFieldProblems(c: Partial<ParsedConfig>, failed: ReadonlySet
   }
   problems.push(...kafkaProblems({ ...c, sink: c.sink ?? '' }));
   problems.push(...httpProblems(c, failed), ...badRowProblems(c));
+  problems.push(...stateProblems({ ...c, sink: c.sink ?? '' }));
   return problems.filter((p) => !failed.has(p.path));
 }

@@ -241,6 +241,18 @@ export const configFields = {
   /** Default 127.0.0.1 (see cli/observers.ts): only this machine unless told otherwise. */
   metricsHost: z.string().trim().min(1, 'must not be empty').optional(),
   logFormat: z.preprocess(lower, z.enum(LOG_FORMATS, { error: 'must be human or json' })).default('human'),
+
+  // State in Kafka, exactly once, many workers (part 9). Rules: state-rules.ts.
+  /** Where the checkpoint lives: the --checkpoint file, or a compacted Kafka topic. */
+  state: z.preprocess(lower, z.enum(['file', 'kafka'], { error: 'must be file or kafka' })).default('file'),
+  stateTopic: z.string().min(1, 'must not be empty').optional(),
+  /** The state topic's brokers when not --brokers (same credentials and TLS settings). */
+  stateBrokers: list.optional(),
+  exactlyOnce: bool.default(false),
+  group: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, { error: (iss) => `"${String(iss.input)}" is not a group name: letters, digits, ".", "_" and "-", at most 200` })
+    .optional(),
 };
 
 export const configSchema = z.object(configFields);

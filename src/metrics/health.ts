@@ -37,6 +37,11 @@ const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s`;
 export class Health {
   private readonly last = new Map<string, number>();
   private lastError?: { at: number; message: string };
+  /**
+   * With --group: the tables this process runs now, and since when (ms). A table another member
+   * runs is not this one's to watch; one given to it starts its clock when given.
+   */
+  private running?: Map<string, number>;
 
   constructor(private readonly options: HealthOptions) {}
 
@@ -51,31 +56,46 @@ export class Health {
     this.lastError = { at, message };
   }
 
+  /** The tables this process runs now (--group); from the first call only they are watched. */
+  runs(tables: readonly string[], at: number): void {
+    const before = this.running;
+    this.running = new Map(tables.map((t) => [t, before?.get(t) ?? at]));
+  }
+
   /** When the table last succeeded (ms), if it has. */
   lastSuccess(table: string): number | undefined {
     return this.last.get(table);
   }
 
   status(now: number): HealthStatus {
-    const { tables, perTable, startedAt } = this.options;
+    const { perTable, startedAt } = this.options;
+    const running = this.running;
+    if (running && running.size === 0) return { healthy: true, reason: 'ok\nno table of the group is given to this process now' };
+    const tables = running ? this.options.tables.filter((t) => running.has(t.table)) : this.options.tables;
+    // A table's clock starts with the run, or (--group) when the table was given to this process.
+    const start = (table: string) => running?.get(table) ?? startedAt;
+    const lastOf = (table: string) => {
+      const at = this.last.get(table);
+      return at !== undefined && at >= start(table) ? at : undefined;
+    };
     // Without --follow, the run is one "table": its latest success against its longest window.
     const watched = perTable
-      ? tables.map(({ table, windowMs }) => ({ name: table, windowMs, last: this.last.get(table) }))
-      : [{ name: tables.map((t) => t.table).join(', '), windowMs: Math.max(...tables.map((t) => t.windowMs)), last: maxOf([...this.last.values()]) }];
-    const late = watched.filter((w) => now - (w.last ?? startedAt) > w.windowMs);
+      ? tables.map(({ table, windowMs }) => ({ name: table, windowMs, last: lastOf(table), start: start(table) }))
+      : [{ name: tables.map((t) => t.table).join(', '), windowMs: Math.max(...tables.map((t) => t.windowMs)), last: maxOf([...this.last.values()]), start: startedAt }];
+    const late = watched.filter((w) => now - (w.last ?? w.start) > w.windowMs);
     if (late.length === 0) {
       const lines = watched.map((w) =>
-        w.last === undefined ? `${w.name}: starting, no poll or commit yet (${secs(now - startedAt)} of ${secs(w.windowMs)})` : `${w.name}: last success ${secs(now - w.last)} ago (limit ${secs(w.windowMs)})`,
+        w.last === undefined ? `${w.name}: starting, no poll or commit yet (${secs(now - w.start)} of ${secs(w.windowMs)})` : `${w.name}: last success ${secs(now - w.last)} ago (limit ${secs(w.windowMs)})`,
       );
       return { healthy: true, reason: `ok\n${lines.join('\n')}` };
     }
     const lines = late.map((w) =>
       w.last === undefined
-        ? `${w.name}: no successful poll or commit since the start ${secs(now - startedAt)} ago (limit ${secs(w.windowMs)})`
+        ? `${w.name}: no successful poll or commit since the start ${secs(now - w.start)} ago (limit ${secs(w.windowMs)})`
         : `${w.name}: no successful poll or commit for ${secs(now - w.last)} (limit ${secs(w.windowMs)})`,
     );
     // The last failure, if it came after a late table's last success: most likely why it is late.
-    const since = Math.min(...late.map((w) => w.last ?? startedAt));
+    const since = Math.min(...late.map((w) => w.last ?? w.start));
     const error = this.lastError && this.lastError.at >= since ? `\nlast error ${secs(now - this.lastError.at)} ago: ${this.lastError.message}` : '';
     return { healthy: false, reason: `unhealthy\n${lines.join('\n')}${error}` };
   }

@@ -23,6 +23,8 @@ export interface Metrics {
   url: string;
   request(r: RequestSeen): void;
   retry(message: string): void;
+  /** With --group: the tables this process runs now (health watches only those). */
+  runs(tables: readonly string[]): void;
   /** Stops listening to the events and closes the server. */
   close(): Promise<void>;
 }
@@ -46,6 +48,7 @@ export async function startMetrics(o: MetricsOptions): Promise<Metrics> {
     url: server.url,
     request: (r) => metrics.request(r),
     retry: (message) => metrics.retry(message),
+    runs: (tables) => health.runs(tables, now()),
     close: async () => {
       off();
       await server.close();

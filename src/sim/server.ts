@@ -78,6 +78,10 @@ export interface RecordedRequest {
   at: number;
   rows: number;
   auth: 'basic' | 'bearer' | 'none';
+  /** The User-Agent header: tells apart the processes that share a simulator (--user-agent). */
+  userAgent?: string;
+  /** When the response was finished (or the connection closed): with `at`, when the request was being served. */
+  doneAt?: number;
 }
 
 interface Stored {
@@ -441,8 +445,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://sim');
-    const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), status: 0, at: clock(), rows: 0, auth: 'none' };
+    const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), status: 0, at: clock(), rows: 0, auth: 'none', userAgent: req.headers['user-agent'] };
     requests.push(rec);
+    res.on('close', () => (rec.doneAt = clock()));
     if (down) {
       req.socket.destroy();
       return;

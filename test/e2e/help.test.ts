@@ -66,6 +66,7 @@ describe('commands and help (built CLI)', () => {
       'Writing files (--sink file):',
       'Writing to Kafka (--sink kafka):',
       'Sending to a webhook (--sink http):',
+      'Running many workers (--state kafka):',
       'Other:',
       'Examples:',
       'Exit codes:',
@@ -80,6 +81,8 @@ describe('commands and help (built CLI)', () => {
     expect(section('Writing to Kafka (--sink kafka):')).toMatch(/--skip-oversized\s+with --sink kafka: an alias of --on-bad-row\s+skip/);
     expect(section('Sending to a webhook (--sink http):')).toMatch(/^ {2}--http-url <url>/);
     expect(section('Where it goes:')).toMatch(/--on-bad-row <policy>[\s\S]*--dead-letter <file>/);
+    expect(section('Writing to Kafka (--sink kafka):')).toContain('--skip-oversized');
+    expect(section('Running many workers (--state kafka):')).toMatch(/^ {2}--state <where>[\s\S]*--exactly-once[\s\S]*--group <name>/);
     expect(section('Exit codes:')).toMatch(/^ {2}0 .*\n {2}1 .*[\s\S]*\n {2}2 .*\n {2}130\/143 /);
     expect(section('Examples:')).toContain('nowpipe demo');
   });

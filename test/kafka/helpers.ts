@@ -127,7 +127,10 @@ export interface Consumed {
   timestamp: number;
 }
 
-/** Each partition's offsets: where the log starts and ends now. */
+/**
+ * Each partition's offsets: where the log starts and ends now (kafkajs's admin asks as
+ * read_committed: the end is the last stable offset, before any transaction still open).
+ */
 export async function endOffsets(topic: string, brokers = BROKERS): Promise<Map<number, { low: number; high: number }>> {
   const offsets = await withAdmin((admin) => admin.fetchTopicOffsets(topic), brokers);
   return new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
@@ -135,16 +138,18 @@ export async function endOffsets(topic: string, brokers = BROKERS): Promise<Map<
 
 /**
  * Everything in the topic now (or from `from`'s offsets on), read back by a real consumer in its
- * own group, in offset order per partition.
+ * own group, in offset order per partition: by default as read_committed (records of aborted
+ * transactions left out), with `uncommitted` every record written (up to the end of the last
+ * finished transaction).
  */
-export async function readTopic(topic: string, options: { brokers?: string[]; from?: Map<number, { high: number }>; timeoutMs?: number } = {}): Promise<Consumed[]> {
+export async function readTopic(topic: string, options: { brokers?: string[]; from?: Map<number, { high: number }>; timeoutMs?: number; uncommitted?: boolean } = {}): Promise<Consumed[]> {
   const brokers = options.brokers ?? BROKERS;
   const ends = await endOffsets(topic, brokers);
   const start = (p: number) => options.from?.get(p)?.high ?? ends.get(p)!.low;
   const want = [...ends].filter(([p, o]) => o.high > start(p));
   const out: Consumed[] = [];
   if (want.length === 0) return out;
-  const consumer = kafka(brokers).consumer({ groupId: `nowpipe-test-${randomUUID()}`, allowAutoTopicCreation: false, sessionTimeout: 10_000 });
+  const consumer = kafka(brokers).consumer({ groupId: `nowpipe-test-${randomUUID()}`, allowAutoTopicCreation: false, sessionTimeout: 10_000, readUncommitted: options.uncommitted === true });
   const next = new Map<number, number>();
   try {
     await consumer.connect();
@@ -152,6 +157,15 @@ export async function readTopic(topic: string, options: { brokers?: string[]; fr
     await new Promise<void>((done, fail) => {
       const timer = setTimeout(() => fail(new Error(`read ${out.length} messages of ${topic}, expected more within ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
       const complete = () => want.every(([p, o]) => (next.get(p) ?? 0) >= o.high);
+      // A transactional topic ends with a commit marker, which no message reaches: every batch
+      // (also one of markers only) moves the position.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        next.set(payload.partition, Math.max(next.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));
+        if (complete()) {
+          clearTimeout(timer);
+          done();
+        }
+      });
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {

@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { snToMillis } from '../../src/servicenow/time.js';
 import { BATCH_OVERHEAD, chunkMessages, compressionSlack, headersSize, MessageBuilder, recordSize, type OutMessage } from '../../src/sinks/kafka/messages.js';
-import { installKafkajsSpeedups } from '../../src/sinks/kafka/kafkajs-speedups.js';
-import { murmur2, partitionOf } from '../../src/sinks/kafka/partitioner.js';
+import { installKafkajsSpeedups } from '../../src/kafka/kafkajs-speedups.js';
+import { murmur2, partitionOf } from '../../src/kafka/partitioner.js';
 import type { ChangeRecord } from '../../src/sinks/types.js';
 
 const require = createRequire(import.meta.url);

@@ -72,4 +72,21 @@ describe('the health rule behind /healthz', () => {
     h.failed('connection refused', T0 + 1500);
     expect(h.status(T0 + 2000).reason).toContain('last error 1 s ago: connection refused');
   });
+
+  it('with --group, only the tables this process runs are watched, each from when it was given', () => {
+    const h = new Health({ tables: [{ table: 'incident', windowMs: 3000 }, { table: 'problem', windowMs: 3000 }], perTable: true, startedAt: T0 });
+    h.runs([], T0);
+    // Nothing given yet (or another member runs everything): nothing of this process's is late.
+    expect(h.status(T0 + 60_000)).toEqual({ healthy: true, reason: 'ok\nno table of the group is given to this process now' });
+    h.runs(['incident'], T0 + 60_000);
+    expect(h.status(T0 + 62_000).healthy).toBe(true);
+    expect(h.status(T0 + 62_000).reason).not.toContain('problem');
+    expect(h.status(T0 + 63_001)).toMatchObject({ healthy: false });
+    h.observe(pollOk('incident'), T0 + 63_500);
+    expect(h.status(T0 + 64_000).healthy).toBe(true);
+    // Given away and given back: a success from before does not count for the new turn.
+    h.runs([], T0 + 65_000);
+    h.runs(['incident'], T0 + 70_000);
+    expect(h.status(T0 + 73_001).reason).toMatch(/^unhealthy\nincident: no successful poll or commit since the start 3 s ago/);
+  });
 });

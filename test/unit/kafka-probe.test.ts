@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SinkError } from '../../src/errors/index.js';
-import { kafkaError } from '../../src/sinks/kafka/errors.js';
-import { apiVersionsRequest, judgeAnswer } from '../../src/sinks/kafka/probe.js';
+import { kafkaError } from '../../src/kafka/errors.js';
+import { apiVersionsRequest, judgeAnswer } from '../../src/kafka/probe.js';
 
 /** A v0 ApiVersions response as a broker sends it: [apiKey, min, max] entries. */
 function response(correlationId: number, error: number, apis: Array<[number, number, number]>): Buffer {

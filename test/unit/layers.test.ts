@@ -8,12 +8,18 @@
 //   servicenow  the instance: HTTP client, reader, query, time
 //   login       `nowpipe login`: the authorization-code flow (PKCE, the local redirect
 //               listener, the browser) and the credentials file of stored refresh tokens
-//   checkpoint  the saved position
+//   kafka       the Kafka client the Kafka sink and the Kafka state store share: connection
+//               settings, errors, logs, the producer thread (transactions too), reading a topic;
+//               it knows nothing of checkpoints or sinks, so both can use it
+//   checkpoint  the saved position (in a file, or in a Kafka topic through kafka/)
 //   sinks       stdout, files, Kafka; each sink takes its own options type and tells people
 //               things through its own narrow shape (SinkNotices), so it knows nothing of the
 //               config or the terminal
 //   pipeline    the export engine: it takes options of its own and emits events, so it
 //               knows nothing of the config or the terminal
+//   group       many processes sharing the tables (--group): a Kafka consumer group decides
+//               which member runs which table; it runs tables with the pipeline, so it sits
+//               above it, and like it knows nothing of the config or the terminal
 //   metrics     Prometheus metrics and /healthz: subscribes to the pipeline's events and is
 //               handed the HTTP client's requests, with options of its own (no config, no terminal)
 //   ui          the terminal: reporter, outage log, the view that subscribes to the events
@@ -32,7 +38,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const LAYERS = ['errors', 'fsutil', 'servicenow', 'login', 'checkpoint', 'sinks', 'pipeline', 'metrics', 'ui', 'config', 'cli'] as const;
+const LAYERS = ['errors', 'fsutil', 'servicenow', 'login', 'kafka', 'checkpoint', 'sinks', 'pipeline', 'group', 'metrics', 'ui', 'config', 'cli'] as const;
 
 /** Folders whose imports are limited to a list (a path prefix under src/), whatever their place. */
 const ONLY: Record<string, string[]> = {
@@ -122,6 +128,12 @@ describe('layers of src/', () => {
     expect(violation('sim/server.ts', 'servicenow/query.js')).toMatch(/src\/sim\/ may import only/);
     expect(violation('pipeline/export.ts', 'sim/index.js')).toMatch(/only cli may import src\/sim\//);
     expect(violation('cli/main.ts', 'webhook/index.js')).toMatch(/src\/webhook\/ has no place/);
+    // The Kafka client sits below both of its users; the group runner above the pipeline.
+    expect(violation('checkpoint/kafka/store.ts', 'kafka/tail.js')).toBeUndefined();
+    expect(violation('sinks/kafka/index.ts', 'kafka/client.js')).toBeUndefined();
+    expect(violation('kafka/transactions.ts', 'checkpoint/progress.js')).toMatch(/kafka is below checkpoint/);
+    expect(violation('group/run.ts', 'pipeline/table-run.js')).toBeUndefined();
+    expect(violation('pipeline/run.ts', 'group/run.js')).toMatch(/pipeline is below group/);
   });
 
   it('finds static, re-exported, side-effect and dynamic imports, and skips comments and packages', () => {

@@ -1,4 +1,3 @@
-import { FileCheckpointStore } from '../../checkpoint/store.js';
 import { loadConfig } from '../../config/load.js';
 import { configForTable, type Config } from '../../config/schema.js';
 import { ConfigError, OutputClosedError } from '../../errors/index.js';
@@ -14,6 +13,7 @@ import { buildClient, buildSink, tableJob } from '../components.js';
 import { reportError } from '../exit.js';
 import { attachObservers } from '../observers.js';
 import { installSignalHandlers } from '../signals.js';
+import { buildStore } from '../state.js';
 
 export type Flags = Record<string, unknown>;
 
@@ -31,6 +31,8 @@ export function validateForExport(config: Config): void {
  */
 export async function runExport(config: Config, reporter: Reporter, options: { nameCheckpoint?: boolean } = {}): Promise<number> {
   validateForExport(config);
+  // --group: this process is one member of many sharing the tables (src/cli/group-export.ts).
+  if (config.group !== undefined) return (await import('../group-export.js')).runGroupExport(config, reporter);
   const stats = newStats();
   const events = new RunEvents();
   const outage = new OutageLog(reporter);
@@ -42,7 +44,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
     const observers = await attachObservers(config, { reporter, events, stats, client });
     cleanup.push(() => observers.close());
     const sink = await buildSink(config, reporter, client);
-    const store = new FileCheckpointStore(config.checkpoint, { staleAfterMs: config.lockStaleAfter * 1000, onTakeover: (m) => reporter.warn(m) });
+    const store = await buildStore(config, reporter);
     await store.open({ reset: config.reset });
     cleanup.push(() => store.close());
     const { signal: stopped, dispose } = installSignalHandlers(reporter, () => store.releaseLockSync());
@@ -64,7 +66,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
           failed: failures.length > 0,
           stopped: stopped.aborted || closed,
           seconds: reporter.elapsedSeconds(),
-          checkpoint: options.nameCheckpoint === false ? undefined : config.checkpoint,
+          checkpoint: options.nameCheckpoint === false ? undefined : store.where,
           destination: sink.describe?.(),
           deadLetter: config.deadLetter,
         }),

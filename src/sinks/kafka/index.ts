@@ -1,40 +1,20 @@
-import { readFile } from 'node:fs/promises';
 import kafkajs from 'kafkajs';
-import type { Admin, KafkaConfig, logCreator, RetryOptions, SASLOptions } from 'kafkajs';
-import { ConfigError, SinkError } from '../../errors/index.js';
+import type { Admin, logCreator } from 'kafkajs';
+import { SinkError } from '../../errors/index.js';
+import { CHECK_RETRY, clientConfig, requireKafka, retryOptions, withDeadline, type ClientConfig } from '../../kafka/client.js';
+import { kafkaError, rootCause, type KafkaErrorContext } from '../../kafka/errors.js';
+import { KafkaLogs } from '../../kafka/logs.js';
+import { ProducerLink, RequestFailed, type ProduceRequest, type WireMessage } from '../../kafka/producer-link.js';
+import type { TableTransactions } from '../../kafka/transactions.js';
 import type { BadRowPolicy } from '../bad-rows.js';
-import type { ChangeRecord, Sink, SinkNotices, WriteResult } from '../types.js';
-import { kafkaError, rootCause, type KafkaErrorContext } from './errors.js';
-import { KafkaLogs } from './logs.js';
 import { snToMillis } from '../../servicenow/time.js';
+import type { ChangeRecord, Sink, SinkNotices, WriteResult } from '../types.js';
 import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, type OutMessage } from './messages.js';
-import { probeKafka } from './probe.js';
-import { ProducerLink, RequestFailed, type ProduceRequest, type WireMessage } from './producer-link.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaRetryPolicy, type KafkaSettings } from './settings.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaSettings } from './settings.js';
 
 const { Kafka, ConfigResourceTypes } = kafkajs;
 
 export type { KafkaSettings } from './settings.js';
-
-/** The retries of the health check: enough for a blip, short enough to answer within seconds. */
-const CHECK_RETRY: KafkaRetryPolicy = { retries: 2, initialRetryTimeMs: 300, maxRetryTimeMs: 1_000, multiplier: 2, factor: 0.2 };
-
-function retryOptions(p: KafkaRetryPolicy): RetryOptions {
-  return { retries: p.retries, initialRetryTime: p.initialRetryTimeMs, maxRetryTime: p.maxRetryTimeMs, multiplier: p.multiplier, factor: p.factor };
-}
-
-/** Rejects with `onTimeout()` if `work` has not settled within `ms`. */
-async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const isTooLarge = (err: unknown) => ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(rootCause(err).error?.type ?? '');
 
@@ -49,6 +29,8 @@ export interface KafkaSinkOptions {
   reporter: SinkNotices;
   /** --on-bad-row: a row too large for its topic stops the run (fail) or is set aside (skip). */
   badRows: BadRowPolicy;
+  /** --exactly-once: each table's records join its open transaction, which its checkpoint commits. */
+  transactions?: TableTransactions;
 }
 
 /**
@@ -83,8 +65,11 @@ export class KafkaSink implements Sink {
   /** What to do with a row too large for its topic (--on-bad-row). */
   private readonly badRows: BadRowPolicy;
 
+  private readonly transactions?: TableTransactions;
+
   constructor(options: KafkaSinkOptions) {
     this.settings = options.settings;
+    this.transactions = options.transactions;
     this.reporter = options.reporter;
     this.badRows = options.badRows;
     this.logs = new KafkaLogs(options.reporter, options.settings.retry.retries);
@@ -108,52 +93,27 @@ export class KafkaSink implements Sink {
     return { brokers, action, topic, retries: retry.retries, sasl: sasl && { mechanism: sasl.mechanism, username: sasl.username } };
   }
 
-  /** The client settings shared by the health check and the producer (the CA file read here). */
-  private async clientConfig(retry: KafkaRetryPolicy): Promise<Omit<KafkaConfig, 'logCreator' | 'logLevel'>> {
-    const s = this.settings;
-    let ssl: KafkaConfig['ssl'];
-    if (s.tls) {
-      if (s.tls.caFile === undefined) ssl = true;
-      else {
-        try {
-          ssl = { ca: [await readFile(s.tls.caFile, 'utf8')] };
-        } catch (err) {
-          throw new ConfigError(`kafkaCa: cannot read ${s.tls.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
-      }
-    }
-    return {
-      clientId: s.clientId,
-      brokers: s.brokers,
-      ssl,
-      // A copy each time: kafkajs adds its authenticator to the object it is given.
-      sasl: s.sasl ? ({ ...s.sasl } as SASLOptions) : undefined,
-      connectionTimeout: KAFKA_TIMEOUTS.connectMs,
-      authenticationTimeout: KAFKA_TIMEOUTS.authenticationMs,
-      requestTimeout: KAFKA_TIMEOUTS.requestMs,
-      retry: retryOptions(retry),
-    };
-  }
-
   /**
    * The health check, before anything is read from the instance: the brokers answer, accept the
    * credentials, every topic exists (or is created with --create-topic), and the producer gets
-   * its id. Each topic's max.message.bytes is read for sizing the requests.
+   * its id. Each topic's max.message.bytes is read for sizing the requests. With --exactly-once
+   * the records go through the tables' transactional producers (the state store's), not one of
+   * the sink's own.
    */
   async open(): Promise<void> {
-    const checkConfig = await this.clientConfig(CHECK_RETRY);
+    const checkConfig = await clientConfig(this.settings, CHECK_RETRY);
     const checker = new Kafka({ ...checkConfig, logLevel: this.logs.level, logCreator: this.logs.creator as unknown as logCreator });
-    const producerConfig = await this.clientConfig(this.settings.retry);
+    const producerConfig: ClientConfig = await clientConfig(this.settings, this.settings.retry);
     const admin = checker.admin();
     let link: ProducerLink | undefined;
     let gaveUp = false;
     const check = async () => {
-      await this.requireKafka(checkConfig.ssl);
+      await requireKafka(this.settings, checkConfig.ssl, 'sink');
       await admin.connect().catch((err) => {
         throw kafkaError(err, this.context('connect'));
       });
       await this.checkTopics(admin);
-      if (gaveUp) return; // the deadline passed while the topics were checked: no producer thread
+      if (gaveUp || this.transactions) return; // the deadline passed while the topics were checked: no producer thread
       link = new ProducerLink(this.logs);
       await link
         .connect(
@@ -185,20 +145,6 @@ export class KafkaSink implements Sink {
     }
     this.producer = link;
     this.logs.unmute();
-  }
-
-  /** Each bootstrap address answers as a Kafka broker does (see probe.ts), before kafkajs reads from it. */
-  private async requireKafka(ssl: KafkaConfig['ssl']): Promise<void> {
-    const tls = ssl === true ? {} : ssl || undefined;
-    const verdicts = await Promise.all(
-      this.settings.brokers.map(async (address) => ({ address, verdict: await probeKafka(address, { tls, clientId: this.settings.clientId, timeoutMs: KAFKA_TIMEOUTS.connectMs }) })),
-    );
-    for (const { address, verdict } of verdicts) {
-      if (verdict.kind !== 'not-kafka') continue;
-      throw new SinkError(`kafka sink: ${address} does not speak Kafka: ${verdict.answer}`, {
-        hint: `check --brokers: the host:port of a Kafka listener (not a web or other service)${tls ? '' : '; a TLS listener needs --kafka-tls'}`,
-      });
-    }
   }
 
   private async checkTopics(admin: Admin): Promise<void> {
@@ -278,7 +224,7 @@ export class KafkaSink implements Sink {
 
   async write(records: ChangeRecord[]): Promise<WriteResult> {
     if (this.broken) throw this.broken;
-    if (!this.producer) throw new SinkError('kafka sink: write before open');
+    if (!this.producer && !this.transactions) throw new SinkError('kafka sink: write before open');
     if (records.length === 0) return {};
     /** Records set aside by the bad-row policy (with fail, the first one stops the write). */
     const rejected = new Set<ChangeRecord>();
@@ -296,7 +242,7 @@ export class KafkaSink implements Sink {
     let chunks = chunkMessages(messages, (t) => this.limitOf(t), MAX_MESSAGES_PER_REQUEST);
     while (chunks.length > 0) {
       try {
-        await this.send(chunks);
+        await this.send(chunks, records[0]!.table);
         chunks = [];
       } catch (err) {
         // Refused as too large (possible only with compression, which cannot be predicted): the
@@ -328,7 +274,7 @@ export class KafkaSink implements Sink {
    * Produce requests, acknowledged one after the other, within the retry budget. A failure
    * retires the producer, except a single-row request refused as too large (nothing written).
    */
-  private async send(chunks: OutMessage[][]): Promise<void> {
+  private async send(chunks: OutMessage[][], table: string): Promise<void> {
     const requests: ProduceRequest[] = chunks.map((chunk) => {
       const request: ProduceRequest = [];
       for (const m of chunk) {
@@ -344,7 +290,11 @@ export class KafkaSink implements Sink {
     // the budget is also enforced by the clock: the policy's schedule plus a request timeout each.
     const budgetMs = retryScheduleMs(retry) + KAFKA_TIMEOUTS.requestMs * requests.length;
     try {
-      await withDeadline(this.producer!.send(requests, acks, KAFKA_TIMEOUTS.requestMs, compression === 'gzip'), budgetMs, () =>
+      // Every record of a write is of one table: the pump writes one table's batch at a time.
+      const sending: Promise<unknown> = this.transactions
+        ? this.transactions.send(table, requests, KAFKA_TIMEOUTS.requestMs, compression === 'gzip')
+        : this.producer!.send(requests, acks, KAFKA_TIMEOUTS.requestMs, compression === 'gzip');
+      await withDeadline(sending, budgetMs, () =>
         Object.assign(new Error(`no acknowledgement within ${Math.round(budgetMs / 1000)} s`), { name: 'KafkaJSTimeout' }),
       );
     } catch (err) {
@@ -353,7 +303,7 @@ export class KafkaSink implements Sink {
       if (isTooLarge(cause) && failed.length === 1) throw err;
       const mapped = isTooLarge(cause)
         ? new SinkError(`kafka sink: the broker refused a request of ${failed.length} messages to ${failed[0]!.topic} as too large (max.message.bytes taken as ${this.maxMessageBytes.get(failed[0]!.topic)})`, { cause })
-        : kafkaError(cause, this.context('write', failed[0]!.topic));
+        : kafkaError(cause, { ...this.context('write', failed[0]!.topic), table });
       this.broken = mapped;
       throw mapped;
     }

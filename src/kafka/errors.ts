@@ -1,9 +1,13 @@
-import { NowpipeError, SinkError } from '../../errors/index.js';
+import { CheckpointError, NowpipeError, SinkError } from '../errors/index.js';
 
-/** What the sink was doing when kafkajs failed, for a message that says what to fix. */
+/** What the sink (or the state store) was doing when kafkajs failed, for a message that says what to fix. */
 export interface KafkaErrorContext {
   brokers: string[];
-  action: 'connect' | 'write' | 'create' | 'check';
+  action: 'connect' | 'write' | 'create' | 'check' | 'read';
+  /** Who failed: the Kafka sink (SinkError) or the checkpoint kept in Kafka (CheckpointError, exit 1). Default sink. */
+  subject?: 'sink' | 'state';
+  /** The table whose transactional producer failed, for a fencing message. */
+  table?: string;
   topic?: string;
   retries?: number;
   sasl?: { mechanism: string; username: string };
@@ -43,23 +47,40 @@ function detail(e: KafkaLikeError): string {
   return (e.message ?? String(e)).replace(/^Connection error: /, '').replace(/\s+/g, ' ').trim();
 }
 
-/** kafkajs's (or the network's) failure as a SinkError a user can act on; a bug stays a bug. */
+/** Kafka's words for "a newer producer with this transactional id exists": this one was fenced. */
+export function isFenced(err: unknown): boolean {
+  const { error } = rootCause(err);
+  return error?.type === 'INVALID_PRODUCER_EPOCH' || error?.type === 'PRODUCER_FENCED' || error?.code === 90;
+}
+
+/**
+ * kafkajs's (or the network's) failure as an error a user can act on (a SinkError, or a
+ * CheckpointError for the state kept in Kafka); a bug stays a bug.
+ */
 export function kafkaError(err: unknown, ctx: KafkaErrorContext): Error {
   if (err instanceof NowpipeError) return err;
   const { error: e, exhausted } = rootCause(err);
+  const label = ctx.subject === 'state' ? 'kafka state' : 'kafka sink';
+  const make = (message: string, hint?: string): NowpipeError =>
+    ctx.subject === 'state' ? new CheckpointError(`${label}: ${message}`, { exitCode: 1, cause: err, hint }) : new SinkError(`${label}: ${message}`, { cause: err, hint });
+  if (isFenced(err)) {
+    return make(
+      `the transactional producer of ${ctx.table ? `table ${ctx.table}` : 'this export'} was fenced: another nowpipe took the table over (or this run stalled past the transaction timeout); this run stops without committing (${detail(e)})`,
+      'nothing is lost: the run that took over (or the next run) resumes from the last committed checkpoint',
+    );
+  }
   // kafkajs's decoder reading past the end of a response: the bytes were not Kafka's.
   if (e instanceof RangeError && /kafkajs[\\/]src[\\/]protocol[\\/]/.test(e.stack ?? '')) {
-    return new SinkError(`kafka sink: the brokers ${ctx.brokers.join(',')} answered with bytes that are not the Kafka protocol (${e.message}): do they speak Kafka?`, {
-      cause: err,
-      hint: 'check --brokers: the host:port of a Kafka listener (not a web or other service), and --kafka-tls for a TLS listener',
-    });
+    return make(
+      `the brokers ${ctx.brokers.join(',')} answered with bytes that are not the Kafka protocol (${e.message}): do they speak Kafka?`,
+      'check --brokers: the host:port of a Kafka listener (not a web or other service), and --kafka-tls for a TLS listener',
+    );
   }
   if (!(e instanceof Error) || ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'].includes(e.name)) {
     return err instanceof Error ? err : new Error(String(err));
   }
   const brokers = ctx.brokers.join(',');
   const topic = e.topic ?? ctx.topic;
-  const make = (message: string, hint?: string) => new SinkError(`kafka sink: ${message}`, { cause: err, hint });
 
   if (e.name === 'KafkaJSSASLAuthenticationError' || e.type === 'SASL_AUTHENTICATION_FAILED') {
     const who = ctx.sasl ? `SASL ${ctx.sasl.mechanism.toUpperCase()} credentials of user "${ctx.sasl.username}"` : 'the SASL credentials';
@@ -79,6 +100,8 @@ export function kafkaError(err: unknown, ctx: KafkaErrorContext): Error {
         ctx.action === 'create' ? 'not allowed to create topics on this cluster' : 'not allowed to use the idempotent producer on this cluster (IdempotentWrite)',
         ctx.action === 'create' ? 'create the topic beforehand, or grant CREATE' : 'grant IdempotentWrite on the cluster, or use --kafka-acks 1 (leader-only acknowledgements, not idempotent)',
       );
+    case 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED':
+      return make('not allowed to use transactional ids (--exactly-once)', 'grant the Kafka user WRITE and DESCRIBE on the transactional ids nowpipe-* (and IdempotentWrite on the cluster)');
     case 'UNKNOWN_TOPIC_OR_PARTITION':
       return make(`topic ${topic ?? '(unknown)'} does not exist on ${brokers}`, 'create it, or run with --create-topic');
     case 'INVALID_REPLICATION_FACTOR':
@@ -101,6 +124,6 @@ export function kafkaError(err: unknown, ctx: KafkaErrorContext): Error {
     }
     return make(`cannot reach the Kafka brokers ${brokers}: ${detail(e)}`, 'check --brokers (host:port of the bootstrap servers), that they are up, and --kafka-tls for a TLS listener');
   }
-  const what = { connect: 'connecting', write: 'writing', create: `creating topic ${topic ?? ''}`, check: 'checking the topics' }[ctx.action];
+  const what = { connect: 'connecting', write: 'writing', create: `creating topic ${topic ?? ''}`, check: 'checking the topics', read: `reading topic ${topic ?? ''}` }[ctx.action];
   return make(`${what} failed: ${detail(e)}${e.type ? ` (${e.type})` : ''}`);
 }

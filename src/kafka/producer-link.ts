@@ -17,6 +17,8 @@ export interface SerializedError {
 
 /** A message as the worker hands it to kafkajs. */
 export interface WireMessage {
+  /** Set when the writer chooses (the state topic); otherwise from the key. */
+  partition?: number;
   key: string;
   value: string | null;
   headers: Record<string, string>;
@@ -37,13 +39,20 @@ export class RequestFailed extends Error {
   }
 }
 
+/** Each producer of the worker has a name: `data` (the sink's), `state`, `tx:<table>`. */
 export type ToWorker =
-  | { type: 'connect'; id: number; kafka: Omit<KafkaConfig, 'logCreator' | 'logLevel'>; producer: Omit<ProducerConfig, 'createPartitioner'>; logLevel: number }
-  | { type: 'send'; id: number; requests: ProduceRequest[]; acks: number; timeout: number; gzip: boolean }
+  | { type: 'connect'; id: number; producer: string; kafka: Omit<KafkaConfig, 'logCreator' | 'logLevel'>; config: Omit<ProducerConfig, 'createPartitioner'>; logLevel: number }
+  | { type: 'send'; id: number; producer: string; requests: ProduceRequest[]; acks: number; timeout: number; gzip: boolean }
+  /** Ends the producer's open transaction (one is begun by the first send after the last end). */
+  | { type: 'commit' | 'abort'; id: number; producer: string }
+  | { type: 'disconnect'; id: number; producer: string }
   | { type: 'close'; id: number };
 
+/** Where a send's last request landed: the first offset written in each partition. */
+export type Landed = Array<{ topic: string; partition: number; offset: number }>;
+
 export type FromWorker =
-  | { type: 'done'; id: number }
+  | { type: 'done'; id: number; landed?: Landed }
   /** `request`: which of a send's requests failed (the ones before it were acknowledged). */
   | { type: 'failed'; id: number; error: SerializedError; request?: number }
   | { type: 'log'; entry: Parameters<ReturnType<KafkaLogs['creator']>>[0] };
@@ -61,11 +70,13 @@ type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /**
  * The main thread's end of the producer worker: each call is one message to the worker and
- * resolves (or rejects with the kafkajs error, rebuilt) when the worker has finished it.
+ * resolves (or rejects with the kafkajs error, rebuilt) when the worker has finished it. The
+ * worker holds named producers: the sink's, the state store's, and with --exactly-once one
+ * transactional producer per table.
  */
 export class ProducerLink {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (landed: Landed) => void; reject: (err: Error) => void }>();
   private nextId = 1;
   private exited?: Error;
 
@@ -77,7 +88,7 @@ export class ProducerLink {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.type === 'done') p.resolve();
+      if (m.type === 'done') p.resolve(m.landed ?? []);
       else p.reject(m.request === undefined ? revive(m.error) : new RequestFailed(m.request, revive(m.error)));
     });
     const fail = (err: Error) => {
@@ -89,28 +100,45 @@ export class ProducerLink {
     this.worker.on('exit', (code) => fail(new Error(`the Kafka producer thread exited (code ${code})`)));
   }
 
-  private call(message: Distribute<ToWorker>): Promise<void> {
+  private call(message: Distribute<ToWorker>): Promise<Landed> {
     if (this.exited) return Promise.reject(this.exited);
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<Landed>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...message, id });
     });
   }
 
-  connect(kafka: Omit<KafkaConfig, 'logCreator' | 'logLevel'>, producer: Omit<ProducerConfig, 'createPartitioner'>, logLevel: number): Promise<void> {
-    return this.call({ type: 'connect', kafka, producer, logLevel });
+  /**
+   * Connects a producer under a name. A transactional one (`config.transactionalId`) also
+   * initialises its transactions now: that fences every older producer with the same id and
+   * aborts the transaction it left open.
+   */
+  async connect(kafka: Omit<KafkaConfig, 'logCreator' | 'logLevel'>, config: Omit<ProducerConfig, 'createPartitioner'>, logLevel: number, producer = 'data'): Promise<void> {
+    await this.call({ type: 'connect', producer, kafka, config, logLevel });
   }
 
   /**
    * Produce requests, sent one after the other by the worker (it does not wait for this thread
-   * between them). Rejects with RequestFailed naming the first request that failed.
+   * between them). Rejects with RequestFailed naming the first request that failed. On a
+   * transactional producer they join its open transaction (begun if none is). Resolves with
+   * where the last request's records landed.
    */
-  send(requests: ProduceRequest[], acks: number, timeout: number, gzip: boolean): Promise<void> {
-    return this.call({ type: 'send', requests, acks, timeout, gzip });
+  send(requests: ProduceRequest[], acks: number, timeout: number, gzip: boolean, producer = 'data'): Promise<Landed> {
+    return this.call({ type: 'send', producer, requests, acks, timeout, gzip });
   }
 
-  /** Disconnects the producer (bounded by the caller) and ends the thread. */
+  /** Commits (or aborts) a transactional producer's open transaction; nothing when none is open. */
+  async end(producer: string, how: 'commit' | 'abort'): Promise<void> {
+    await this.call({ type: how, producer });
+  }
+
+  /** Disconnects one producer (the thread and the others go on). */
+  async disconnect(producer: string): Promise<void> {
+    await this.call({ type: 'disconnect', producer });
+  }
+
+  /** Disconnects every producer (bounded by the caller) and ends the thread. */
   async close(): Promise<void> {
     try {
       await this.call({ type: 'close' });

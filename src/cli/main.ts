@@ -1,7 +1,7 @@
 import { Command, CommanderError, Help, Option } from 'commander';
 import { Reporter, setDefaultLogFormat } from '../ui/reporter.js';
 import type { Flags } from './commands/export.js';
-import { reportError } from './exit.js';
+import { REPORT_URL, reportError } from './exit.js';
 import { VERSION } from '../errors/version.js';
 import { connectionOptions, DEMO_REFUSED, exportOptions, GROUP, loginOptions, logoutOptions, otherOptions, runOptions } from './options.js';
 import { forcedExit } from './signals.js';
@@ -242,6 +242,13 @@ async function main(argv: string[]): Promise<void> {
   }
   if (usageError !== '') process.stderr.write(usageError);
   let code: number;
+  // Nothing left to wait on while the command has not finished: something waits on a promise
+  // nobody will settle. Node would exit 0 here, with the work half done: say so and fail.
+  const stalled = () => {
+    process.stderr.write(`error: unexpected error: nowpipe stopped waiting with its work unfinished\nhint: this is a bug in nowpipe; please report it at ${REPORT_URL} with this output\n`);
+    process.exit(1);
+  };
+  process.once('beforeExit', stalled);
   try {
     // A second signal quits at once, whatever the command is still doing.
     code = task ? await Promise.race([task, forcedExit]) : 0;

@@ -120,13 +120,18 @@ export class ServiceNowClient {
             }
           } else {
             const rows = exchange.rows(keep, batch);
-            for (let r = await rows.next(); ; r = await rows.next()) {
-              if (r.done) {
-                end = r.value;
-                break;
+            try {
+              for (let r = await rows.next(); ; r = await rows.next()) {
+                if (r.done) {
+                  end = r.value;
+                  break;
+                }
+                count += r.value.rows.length;
+                yield r.value;
               }
-              count += r.value.rows.length;
-              yield r.value;
+            } finally {
+              // Closed early (the caller stopped reading): close the body too, or its socket stays open.
+              await rows.return(undefined as never).catch(() => undefined);
             }
           }
         } catch (err) {
@@ -191,12 +196,18 @@ export class ServiceNowClient {
     const retrier = this.retrier(signal);
     for (;;) {
       let yielded = false;
+      const attempt = this.attempt(table, params, signal, keep, batch);
       try {
-        const attempt = this.attempt(table, params, signal, keep, batch);
-        for (let r = await attempt.next(); ; r = await attempt.next()) {
-          if (r.done) return r.value;
-          yielded ||= r.value.rows.length > 0;
-          yield r.value;
+        try {
+          for (let r = await attempt.next(); ; r = await attempt.next()) {
+            if (r.done) return r.value;
+            yielded ||= r.value.rows.length > 0;
+            yield r.value;
+          }
+        } finally {
+          // Closed early (the caller stopped reading): close the attempt too, or it keeps its
+          // limiter slot for good, and a run whose slots are all held waits on nothing and ends.
+          await attempt.return(undefined as never).catch(() => undefined);
         }
       } catch (err) {
         if (yielded) throw err;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { basicAuth, ServiceNowClient } from '../../src/servicenow/client.js';
 import { TableReader } from '../../src/servicenow/reader.js';
+import { RequestLimiter } from '../../src/servicenow/limiter.js';
 import { tableShape } from '../../src/servicenow/entry.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 
@@ -113,6 +114,26 @@ describe('reader traps (simulator over HTTP)', () => {
     expect(pages).toHaveLength(2);
     // Half the body arrived before the cut: only the other half is asked for again.
     expect(pages.at(-1)!.rows).toBeLessThan(4_000);
+  });
+
+  it('a consumer that stops early gives back its request slot (a run whose slots were all held waited on nothing, and ended)', async () => {
+    sim = await startSimulator({ rows: 300, seed: 15 });
+    const client = new ServiceNowClient({
+      url: sim.url,
+      auth: basicAuth('admin', 'admin'),
+      timeoutMs: 10_000,
+      connectTimeoutMs: 5000,
+      retry: { retries: 1, baseDelayMs: 5, maxDelayMs: 20, jitter: 0, maxRetryAfterMs: 5000 },
+      limiter: new RequestLimiter({ concurrency: 1 }),
+    });
+    const r = new TableReader(client, { table: 'incident', displayValue: 'false', batchSize: 100, shape: tableShape() });
+    for await (const page of r.sweep({ updatedOn: '1970-01-01 00:00:00', sysId: '' }, HI)) {
+      expect(page.entries.length).toBeGreaterThan(0);
+      break;
+    }
+    expect(client.limiter.active).toBe(0);
+    const next = await client.getTable('incident', { sysparm_limit: 1 });
+    expect(next.rows).toHaveLength(1);
   });
 
   it('asks for an order on every page (the default order is unspecified)', async () => {

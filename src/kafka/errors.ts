@@ -35,7 +35,7 @@ export function rootCause(err: unknown): { error: KafkaLikeError; exhausted: boo
       continue;
     }
     if ((e?.name === 'KafkaJSNumberOfRetriesExceeded' || e?.name === 'KafkaJSNonRetriableError') && e.cause instanceof Error && e.cause !== e) {
-      e = e.cause as KafkaLikeError;
+      e = e.cause;
       continue;
     }
     break;

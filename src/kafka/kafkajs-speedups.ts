@@ -33,7 +33,10 @@ export function installKafkajsSpeedups(): () => void {
   if (version !== '2.2.4') return () => undefined;
   const Encoder = require('kafkajs/src/protocol/encoder') as EncoderClass;
   const proto = Encoder.prototype;
+  // Kept as they are (unbound) to be put back on the prototype and the class by restore().
+  /* eslint-disable @typescript-eslint/unbound-method */
   const original = { ensureAvailable: proto.ensureAvailable, writeUVarInt: proto.writeUVarInt, writeVarLong: proto.writeVarLong, sizeOfVarLong: Encoder.sizeOfVarLong };
+  /* eslint-enable @typescript-eslint/unbound-method */
 
   proto.ensureAvailable = function ensureAvailable(this: EncoderLike, length: number): void {
     if (this.offset + length <= this.buf.length) return;

@@ -41,6 +41,8 @@ const scratch = new Uint8Array(256);
 /** The partition of a key among `partitions` (a sys_id's 32 ASCII characters need no Buffer). */
 export function partitionOf(key: string, partitions: number): number {
   let bytes: Uint8Array;
+  // ASCII only (any code unit below 0x80, NUL included): one byte each, no UTF-8 encoder needed.
+  // eslint-disable-next-line no-control-regex
   if (key.length <= scratch.length && /^[\x00-\x7f]*$/.test(key)) {
     for (let i = 0; i < key.length; i++) scratch[i] = key.charCodeAt(i);
     bytes = scratch.subarray(0, key.length);

@@ -40,7 +40,7 @@ function describe(bytes: Buffer): string {
 }
 
 /** 'more' until a whole response has arrived; then whether it is a v0 ApiVersions response to our request. */
-export function judgeAnswer(bytes: Buffer, correlationId: number): 'more' | 'kafka' | string {
+export function judgeAnswer(bytes: Buffer, correlationId: number): string {
   if (bytes.length < 4) return 'more';
   const size = bytes.readInt32BE(0);
   if (size < 10 || size > MAX_SIZE) return describe(bytes);

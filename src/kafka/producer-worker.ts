@@ -7,7 +7,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import kafkajs from 'kafkajs';
-import type { ICustomPartitioner, KafkaConfig, Producer, ProducerConfig, TopicMessages, Transaction } from 'kafkajs';
+import type { KafkaConfig, Producer, ProducerConfig, Transaction } from 'kafkajs';
 import { installKafkajsSpeedups } from './kafkajs-speedups.js';
 import { keyPartitioner } from './partitioner.js';
 import type { FromWorker, Landed, SerializedError, ToWorker } from './producer-link.js';
@@ -26,7 +26,8 @@ const producers = new Map<string, Named>();
 
 function serialize(err: unknown, depth = 0): SerializedError {
   const e = (err ?? {}) as Record<string, unknown>;
-  const out: SerializedError = { name: String(e.name ?? 'Error'), message: String(e.message ?? err) };
+  const text = (v: unknown, otherwise: string) => (typeof v === 'string' ? v : v === undefined || v === null ? otherwise : JSON.stringify(v));
+  const out: SerializedError = { name: text(e.name, 'Error'), message: text(e.message, text(err, '')) };
   for (const k of ['type', 'code', 'retriable', 'topic', 'broker'] as const) {
     if (e[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = e[k];
   }
@@ -54,9 +55,9 @@ async function handle(m: ToWorker): Promise<void> {
         const config: KafkaConfig = {
           ...m.kafka,
           logLevel: m.logLevel,
-          logCreator: () => (entry) => post({ type: 'log', entry: { namespace: entry.namespace, level: entry.level, label: entry.label, log: { message: entry.log.message, broker: entry.log.broker, error: entry.log.error, retryCount: entry.log.retryCount } as never } }),
+          logCreator: () => (entry) => post({ type: 'log', entry: { namespace: entry.namespace, level: entry.level, label: entry.label, log: { message: entry.log.message, broker: entry.log.broker as string | undefined, error: entry.log.error as string | undefined, retryCount: entry.log.retryCount as number | undefined } } }),
         };
-        const options: ProducerConfig = { ...m.config, createPartitioner: keyPartitioner as unknown as ICustomPartitioner };
+        const options: ProducerConfig = { ...m.config, createPartitioner: keyPartitioner };
         const producer = new Kafka(config).producer(options);
         await producer.connect();
         const transactional = m.config.transactionalId !== undefined;
@@ -78,7 +79,7 @@ async function handle(m: ToWorker): Promise<void> {
         for (let i = 0; i < m.requests.length; i++) {
           try {
             const meta = await target.sendBatch({
-              topicMessages: m.requests[i] as TopicMessages[],
+              topicMessages: m.requests[i],
               acks: m.acks,
               timeout: m.timeout,
               compression: m.gzip ? CompressionTypes.GZIP : CompressionTypes.None,

@@ -1,5 +1,4 @@
 import kafkajs from 'kafkajs';
-import type { Admin, logCreator } from 'kafkajs';
 import { SinkError } from '../../errors/index.js';
 import { CHECK_RETRY, clientConfig, requireKafka, retryOptions, withDeadline, type ClientConfig } from '../../kafka/client.js';
 import { kafkaError, rootCause, type KafkaErrorContext } from '../../kafka/errors.js';
@@ -7,22 +6,16 @@ import { KafkaLogs } from '../../kafka/logs.js';
 import { ProducerLink, RequestFailed, type ProduceRequest, type WireMessage } from '../../kafka/producer-link.js';
 import type { TableTransactions } from '../../kafka/transactions.js';
 import type { BadRowPolicy } from '../bad-rows.js';
-import { snToMillis } from '../../servicenow/time.js';
 import type { ChangeRecord, Sink, SinkNotices, WriteResult } from '../types.js';
 import { BATCH_OVERHEAD, chunkMessages, compressionSlack, MessageBuilder, type OutMessage } from './messages.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, KAFKA_TIMEOUTS, MAX_MESSAGES_PER_REQUEST, retryScheduleMs, type KafkaSettings } from './settings.js';
+import { checkTopics } from './topics.js';
 
-const { Kafka, ConfigResourceTypes } = kafkajs;
+const { Kafka } = kafkajs;
 
 export type { KafkaSettings } from './settings.js';
 
 const isTooLarge = (err: unknown) => ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'].includes(rootCause(err).error?.type ?? '');
-
-function humanMs(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} days`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hours`;
-  return `${ms} ms`;
-}
 
 export interface KafkaSinkOptions {
   settings: KafkaSettings;
@@ -102,7 +95,7 @@ export class KafkaSink implements Sink {
    */
   async open(): Promise<void> {
     const checkConfig = await clientConfig(this.settings, CHECK_RETRY);
-    const checker = new Kafka({ ...checkConfig, logLevel: this.logs.level, logCreator: this.logs.creator as unknown as logCreator });
+    const checker = new Kafka({ ...checkConfig, logLevel: this.logs.level, logCreator: this.logs.creator });
     const producerConfig: ClientConfig = await clientConfig(this.settings, this.settings.retry);
     const admin = checker.admin();
     let link: ProducerLink | undefined;
@@ -112,7 +105,8 @@ export class KafkaSink implements Sink {
       await admin.connect().catch((err) => {
         throw kafkaError(err, this.context('connect'));
       });
-      await this.checkTopics(admin);
+      const limits = await checkTopics(admin, this.settings, this.reporter, (action, topic) => this.context(action, topic));
+      for (const [topic, max] of limits) this.maxMessageBytes.set(topic, max);
       if (gaveUp || this.transactions) return; // the deadline passed while the topics were checked: no producer thread
       link = new ProducerLink(this.logs);
       await link
@@ -145,75 +139,6 @@ export class KafkaSink implements Sink {
     }
     this.producer = link;
     this.logs.unmute();
-  }
-
-  private async checkTopics(admin: Admin): Promise<void> {
-    const topics = [...new Set(this.settings.topics.values())];
-    const existing = new Set(
-      await admin.listTopics().catch((err) => {
-        throw kafkaError(err, this.context('check'));
-      }),
-    );
-    const missing = topics.filter((t) => !existing.has(t));
-    const brokers = this.settings.brokers.join(',');
-    if (missing.length > 0 && !this.settings.createTopic) {
-      const list = missing.join(', ');
-      throw new SinkError(`kafka sink: topic${missing.length > 1 ? 's' : ''} ${list} ${missing.length > 1 ? 'do' : 'does'} not exist on ${brokers} (or this user may not describe ${missing.length > 1 ? 'them' : 'it'})`, {
-        hint: 'create it (e.g. kafka-topics --create --topic <name> --config cleanup.policy=compact), or pass --create-topic (with --topic-partitions / --topic-replication)',
-      });
-    }
-    if (missing.length > 0) {
-      const { partitions, replication } = this.settings.createTopic!;
-      for (const topic of missing) {
-        await admin
-          .createTopics({
-            waitForLeaders: true,
-            // A copy of a table: compaction keeps each row's latest version and drops deleted
-            // rows (tombstones); time-based deletion would go by sys_updated_on (see docs).
-            topics: [{ topic, numPartitions: partitions, replicationFactor: replication, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-          })
-          .catch((err) => {
-            throw kafkaError(err, this.context('create', topic));
-          });
-        this.reporter.info(`kafka: created topic ${topic} (${partitions > 0 ? partitions : 'default'} partitions, replication ${replication > 0 ? replication : 'default'}, cleanup.policy=compact)`);
-      }
-    }
-    await this.readTopicConfigs(admin, topics);
-  }
-
-  private async readTopicConfigs(admin: Admin, topics: string[]): Promise<void> {
-    let entries = new Map<string, Map<string, string>>();
-    try {
-      const described = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes', 'cleanup.policy', 'retention.ms', 'message.timestamp.type'] })),
-      });
-      entries = new Map(described.resources.map((r) => [r.resourceName, new Map(r.configEntries.map((e) => [e.configName, e.configValue]))]));
-    } catch (err) {
-      this.reporter.verbose(`kafka: cannot read the topics' configs (${rootCause(err).error?.message}); assuming max.message.bytes ${DEFAULT_MAX_MESSAGE_BYTES}`);
-    }
-    for (const topic of topics) {
-      const config = entries.get(topic);
-      const max = Number(config?.get('max.message.bytes'));
-      this.maxMessageBytes.set(topic, Number.isFinite(max) && max > BATCH_OVERHEAD ? max : DEFAULT_MAX_MESSAGE_BYTES);
-      // Time-based retention goes by the record timestamps, which are the rows' sys_updated_on:
-      // a backfill of rows older than retention.ms would be deleted as soon as their segment
-      // closes. Said only when the run can write such rows.
-      const retention = Number(config?.get('retention.ms'));
-      const oldest = snToMillis(this.settings.oldestSince) ?? 0;
-      if (
-        config?.get('cleanup.policy')?.includes('delete') &&
-        config.get('message.timestamp.type') !== 'LogAppendTime' &&
-        Number.isFinite(retention) &&
-        retention >= 0 &&
-        oldest < Date.now() - retention
-      ) {
-        this.reporter.warn(
-          `kafka: topic ${topic} deletes records by age (retention.ms ${humanMs(retention)}), and each record's timestamp is its row's sys_updated_on: rows updated before then can be deleted soon after they are written. For a copy of the table use cleanup.policy=compact or retention.ms=-1`,
-        );
-      }
-      this.reporter.verbose(`kafka: topic ${topic}: max.message.bytes ${this.maxMessageBytes.get(topic)}`);
-    }
   }
 
   /** The bytes a produce request to this topic may hold. */

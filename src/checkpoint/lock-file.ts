@@ -9,6 +9,11 @@ export interface LockInfo {
   startedAt: string;
   /** Which FileLock wrote it (locks of older versions have none). */
   token?: string;
+  /**
+   * Which process space the pid lives in (Linux: the boot and the pid namespace). Containers
+   * that share a host name (host networking, a fixed `hostname:`) do not share pids.
+   */
+  space?: string;
 }
 
 /** What is at the lock's path. `refreshedAt`: its mtime, which the holder renews (the lease). */

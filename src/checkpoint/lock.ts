@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LockError } from '../errors/index.js';
 import { alive, errno, parseLock, READ_NOFOLLOW, readLock, readLockInfoSync, sameLock, type HeldLock, type LockInfo, type Seen } from './lock-file.js';
@@ -21,6 +22,17 @@ export interface LeaseOptions {
   now?: () => number;
   host?: string;
   pid?: number;
+  space?: string;
+}
+
+/** This process's space (see LockInfo.space): '' where /proc cannot say (not Linux). */
+export function processSpace(): string {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return `${boot}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return '';
+  }
 }
 
 export const DEFAULT_STALE_AFTER_MS = 30_000;
@@ -86,6 +98,7 @@ export class FileLock {
       host: options.host ?? hostname(),
       startedAt: new Date(this.now()).toISOString(),
       token: randomBytes(12).toString('hex'),
+      space: options.space ?? processSpace(),
     };
   }
 
@@ -121,7 +134,9 @@ export class FileLock {
     }
     const { pid, host, token } = seen.info;
     const who = `nowpipe pid ${pid}${host === this.me.host ? '' : ` on host ${host}`}`;
-    if (host === this.me.host) {
+    // A pid can be asked about only in its own space: the same host name is not enough (a lock
+    // written before spaces were recorded is judged by its host alone, as it was then).
+    if (host === this.me.host && (seen.info.space === undefined || seen.info.space === this.me.space)) {
       if (pid === this.me.pid && !(token !== undefined && heldHere.has(token))) {
         return { takeover: `took over the lock on ${this.subject} left by an earlier process with this pid (${pid}), last refreshed ${agoText(age)}` };
       }

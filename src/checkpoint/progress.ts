@@ -11,8 +11,11 @@ import { isSnTimestamp, toSnTimestamp } from '../servicenow/time.js';
 
 export const CHECKPOINT_VERSION = 1;
 
-/** A cursor saved further ahead than this of the local clock is not a position any run reached. */
-const FUTURE_SLACK_MS = 86_400_000;
+/**
+ * A cursor saved further ahead than this of the local clock is not a position any run reached
+ * (a week: a host whose clock is a little behind the instance's must not refuse its own checkpoint).
+ */
+const FUTURE_SLACK_MS = 7 * 86_400_000;
 
 /** What shapes a table's query: a checkpoint made for another shape would skip or repeat rows. */
 export interface Scope {

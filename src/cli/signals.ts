@@ -31,7 +31,7 @@ export function installSignalHandlers(
       return;
     }
     const again = sig === 'SIGINT' ? 'press Ctrl-C again to quit now' : `send ${sig} again to quit now`;
-    reporter.info(stopping?.(sig) ?? `${sig}: finishing the page in flight and saving the position (${again})`);
+    reporter.info(stopping?.(sig) ?? `${sig}: finishing the write in flight and saving the position (${again})`);
     controller.abort(Object.assign(new DOMException('stopped by signal', 'AbortError'), { signal: sig }));
   };
   for (const s of STOP_SIGNALS) process.on(s, handler);

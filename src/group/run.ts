@@ -13,6 +13,9 @@ import { runTable, type RunDeps, type TableJob, type TableOutcome } from '../pip
 import { stickyTablesAssigner, tablesByPartition } from './assign.js';
 import { checkGroupTables } from './descriptor.js';
 
+/** A group member's output is never a pipe to rewind (see TableOutcome.rewind). */
+const nothingToRewind = (): Promise<undefined> => Promise.resolve(undefined);
+
 const { Kafka } = kafkajs;
 
 export interface GroupOptions {
@@ -99,11 +102,15 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
         await store.open({ reset: false });
       } catch (error) {
         await store.close();
-        return { table, progress: freshProgress(job.scope, job.since), saved: false, error: signal.aborted ? undefined : error, ran: false };
+        return { table, progress: freshProgress(job.scope, job.since), saved: false, error: signal.aborted ? undefined : error, ran: false, rewind: nothingToRewind };
       }
       deps.events.emit({ type: 'info', table, message: `group ${options.group}: this member runs ${table}` });
       try {
-        return { ...(await runTable(job, { ...deps, sink, store, signal: AbortSignal.any([signal, store.lost]) })), ran: true };
+        const o = await runTable(job, { ...deps, sink, store, signal: AbortSignal.any([signal, store.lost]) });
+        // The table's lease lost to another member (this one stalled) is a failure, not a stop:
+        // the member ends and the group moves its tables, rather than leave this one unread.
+        const lost = store.lost.aborted && !signal.aborted ? (store.lost.reason as unknown) : undefined;
+        return { ...o, error: o.error ?? lost, ran: true };
       } finally {
         await store.close();
       }
@@ -162,7 +169,7 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
     });
   } catch (err) {
     member.abort(err);
-    if (failures.length === 0) failures.push({ table: options.group, progress: freshProgress(jobs[0]!.scope, jobs[0]!.since), saved: false, error: kafkaError(err, context('connect')) });
+    if (failures.length === 0) failures.push({ table: options.group, progress: freshProgress(jobs[0]!.scope, jobs[0]!.since), saved: false, error: kafkaError(err, context('connect')), rewind: nothingToRewind });
   } finally {
     deps.signal.removeEventListener('abort', onStop);
     // Leave the group only once every table is stopped and released: the others then take them at once.

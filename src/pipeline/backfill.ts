@@ -2,6 +2,7 @@ import { sliceAdvanced, sliceDone, slicesMerged } from '../checkpoint/transition
 import type { KeysetReader } from '../servicenow/reader.js';
 import type { Clock } from './clock.js';
 import type { Pump } from './pump.js';
+import { pageBatch } from './catch-up.js';
 import { sliceStartDelayMs, sliceSweep } from './slices.js';
 
 /**
@@ -27,12 +28,7 @@ export async function backfillSlices(pump: Pump, reader: KeysetReader, overlap: 
           // Each slice asks for its next page while its last one is still being written: slices
           // exist because the instance is slow, and that wait is then hidden.
           for await (const page of reader.sweep(from, s.end, inner.signal, { ...options, readAhead: true })) {
-            await pump.deliver({
-              stream: 'rows',
-              entries: page.entries,
-              pages: page.response && page.response.rows > 0 ? 1 : 0,
-              commit: (p, written) => sliceAdvanced(p, index, page.cursor, written, overlap),
-            });
+            await pump.deliver(pageBatch('rows', page, (p, written) => sliceAdvanced(p, index, page.cursor, written, overlap)));
           }
           await pump.update((p) => sliceDone(p, index));
         } catch (error) {

@@ -1,9 +1,9 @@
 import type { StreamName, TableProgress } from '../checkpoint/progress.js';
 import { advance } from '../checkpoint/transitions.js';
-import type { KeysetReader } from '../servicenow/reader.js';
+import type { KeysetReader, Page } from '../servicenow/reader.js';
 import { shiftSnTimestamp, toSnTimestamp } from '../servicenow/time.js';
 import type { Cursor } from '../servicenow/query.js';
-import type { Pump } from './pump.js';
+import type { Batch, Pump } from './pump.js';
 
 /** A cursor-driven source of one table: its rows, or its deletes from sys_audit_delete. */
 export interface Stream {
@@ -40,6 +40,11 @@ export function streamCursor(progress: TableProgress, stream: StreamName): Curso
   return stream === 'deletes' ? progress.deletesCursor : progress.cursor;
 }
 
+/** A page of a sweep as a batch for the pump: its entries, the responses it ends, and how progress moves. */
+export function pageBatch(stream: StreamName, page: Page, commit: Batch['commit']): Batch {
+  return { stream, entries: page.entries, pages: page.response && page.response.rows > 0 ? 1 : 0, commit };
+}
+
 /**
  * One sweep of a stream up to `hi` into the pump. Returns whether any response came back full
  * (more rows may have arrived meanwhile: poll again at once). The caller drains the pump.
@@ -49,12 +54,7 @@ export async function sweepInto(pump: Pump, stream: Stream, hi: string, window: 
   let full = false;
   for await (const page of stream.reader.sweep(from, hi, signal)) {
     if (page.response?.full) full = true;
-    await pump.deliver({
-      stream: stream.name,
-      entries: page.entries,
-      pages: page.response && page.response.rows > 0 ? 1 : 0,
-      commit: (p, written) => advance(p, stream.name, page.cursor, written, window.overlap),
-    });
+    await pump.deliver(pageBatch(stream.name, page, (p, written) => advance(p, stream.name, page.cursor, written, window.overlap)));
   }
   return full;
 }
@@ -68,9 +68,10 @@ export async function catchUp(pump: Pump, streams: readonly Stream[], hi: string
       if (await sweepInto(pump, stream, hi, window, signal)) full = true;
     }
   } catch (err) {
-    // What was written before the failure (or the stop) is committed; the failure is the error.
+    // What was written before the failure (or the stop) is committed; a failed write is the
+    // error even while stopping, or the run would look like a clean stop.
     await pump.drain().catch(() => undefined);
-    throw err;
+    throw pump.broken ?? err;
   }
   await pump.drain();
   return full;

@@ -41,8 +41,9 @@ export async function follow(pump: Pump, o: FollowOptions): Promise<void> {
       polled = true;
       events.emit({ type: 'poll-ok', table });
     } catch (err) {
+      if (pump.broken !== undefined) throw pump.broken;
       if (signal.aborted) return;
-      if (pump.broken !== undefined || !isTransient(err)) throw err;
+      if (!isTransient(err)) throw err;
       events.emit({ type: 'poll-failed', table, error: err as NowpipeError });
     }
     if (full) continue; // more is waiting: catch up without sleeping

@@ -51,6 +51,9 @@ export async function runTables(jobs: readonly TableJob[], deps: RunDeps, option
   } finally {
     deps.signal.removeEventListener('abort', onStop);
   }
+  // The output's reader went away (`| head`): every table moves back before what it may not
+  // have read, those that had finished too.
+  if (sink.pipe?.closed()) for (const t of tables) await t.rewind();
   await sink.close();
   return { tables, failures };
 }

@@ -4,7 +4,7 @@ import { advance, slicesPlanned } from '../checkpoint/transitions.js';
 import type { Cursor } from '../servicenow/query.js';
 import type { Sink } from '../sinks/types.js';
 import { backfillSlices } from './backfill.js';
-import { catchUp, highWaterMark, sweepStart, type Stream, type Window } from './catch-up.js';
+import { catchUp, highWaterMark, pageBatch, sweepStart, type Stream, type Window } from './catch-up.js';
 import type { Clock, InstanceTime } from './clock.js';
 import { ClockWatch } from './clock-watch.js';
 import type { RunEvents, RunStats } from './events.js';
@@ -51,6 +51,11 @@ export interface TableOutcome {
   saved: boolean;
   /** What ended the table's run when it failed (a stop is not a failure). */
   error?: unknown;
+  /**
+   * Moves the position back before what a pipe's reader may not have read (see Pump.rewind);
+   * the run calls it for every table once the output's reader went away.
+   */
+  rewind(): Promise<Cursor | undefined>;
 }
 
 function isStop(err: unknown, signal: AbortSignal): boolean {
@@ -77,14 +82,18 @@ export async function runTable(job: TableJob, deps: RunDeps): Promise<TableOutco
     pump = new Pump({ table, instance: job.scope.instance, sink: deps.sink, store: deps.store, events: deps.events, stats: deps.stats, progress: saved ?? freshProgress(job.scope, job.since) });
     await exportTable(job, deps, pump, saved);
   } catch (err) {
-    if (!isStop(err, deps.signal) || pump?.broken !== undefined) error = err;
+    if (!isStop(err, deps.signal)) error = err;
   }
-  if (pump && deps.sink.pipe?.closed()) {
-    // The output's reader went away: move back before what it may not have read (see Pump.rewind).
-    const to = await pump.rewind().catch(() => undefined);
+  // Whatever ended it, the write in flight is committed (or fails) before the table's outcome is
+  // known: a write that failed is the table's failure, even while stopping.
+  await pump?.drain().catch(() => undefined);
+  if (pump?.broken !== undefined) error = pump.broken;
+  const rewind = async () => {
+    const to = await pump?.rewind().catch(() => undefined);
     if (to) deps.events.emit({ type: 'rewound', table, to: to.cursor, reason: 'the output was closed by its reader' });
-  }
-  return { table, progress: pump?.progress ?? freshProgress(job.scope, job.since), saved: deps.store.saved(table), error };
+    return to?.cursor;
+  };
+  return { table, progress: pump?.progress ?? freshProgress(job.scope, job.since), saved: deps.store.saved(table), error, rewind };
 }
 
 async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: TableProgress | undefined): Promise<void> {
@@ -109,12 +118,15 @@ async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: Tabl
     let after: Cursor | undefined;
     if (job.slicing !== 'always') {
       const sample = await firstPage(pump, rows, hi, window, signal, clock);
-      if (sample) events.emit({ type: 'first-page', table, ...sample, slice: instanceIsSlower(sample) });
+      if (sample) events.emit({ type: 'first-page', table, waitMs: sample.waitMs, workMs: sample.workMs, slice: instanceIsSlower(sample) });
       if (!sample || !instanceIsSlower(sample)) return finish(job, deps, pump, hi, window, watch, undefined);
-      after = pump.progress.cursor;
+      // The slices start right after the page read, not after the saved cursor: on a resumed run
+      // that page re-read the overlap window behind it, which may hold more than a page.
+      after = sample.last;
     }
-    const remaining = Math.max(count * rows.reader.pageSize, probe.total! - (pump.progress.rows - (saved?.rows ?? 0)));
-    const slices = await planSlices(rows.reader, from.updatedOn, hi, remaining, count, signal, after);
+    const read = pump.progress.rows - (saved?.rows ?? 0);
+    const remaining = Math.max(count * rows.reader.pageSize, probe.total! - read);
+    const slices = await planSlices(rows.reader, after?.updatedOn ?? from.updatedOn, hi, remaining, count, signal, after);
     events.emit({ type: 'slices-planned', table, slices });
     await pump.update((p) => slicesPlanned(p, slices, hi));
     slicedTo = hi;
@@ -128,17 +140,21 @@ async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: Tabl
  * instance took to start answering, and how long nowpipe then took until the page was committed.
  * Undefined when that page was not full (the backfill is done, or nearly).
  */
-async function firstPage(pump: Pump, stream: Stream, hi: string, window: Window, signal: AbortSignal, clock: RunDeps['clock']): Promise<{ waitMs: number; workMs: number } | undefined> {
+async function firstPage(pump: Pump, stream: Stream, hi: string, window: Window, signal: AbortSignal, clock: RunDeps['clock']): Promise<{ waitMs: number; workMs: number; last: Cursor } | undefined> {
   const from = sweepStart(pump.progress.cursor, window);
   let firstAt: number | undefined;
-  for await (const page of stream.reader.sweep(from, hi, signal)) {
-    firstAt ??= clock.now();
-    await pump.deliver({ stream: 'rows', entries: page.entries, pages: page.response && page.response.rows > 0 ? 1 : 0, commit: (p, written) => advance(p, 'rows', page.cursor, written, window.overlap) });
-    if (page.response) {
-      await pump.drain();
-      const { full, waitMs } = page.response;
-      return full && waitMs !== undefined ? { waitMs, workMs: clock.now() - firstAt } : undefined;
+  try {
+    for await (const page of stream.reader.sweep(from, hi, signal)) {
+      firstAt ??= clock.now();
+      await pump.deliver(pageBatch('rows', page, (p, written) => advance(p, 'rows', page.cursor, written, window.overlap)));
+      if (page.response) {
+        await pump.drain();
+        const { full, waitMs } = page.response;
+        return full && waitMs !== undefined ? { waitMs, workMs: clock.now() - firstAt, last: page.cursor } : undefined;
+      }
     }
+  } finally {
+    await pump.drain().catch(() => undefined);
   }
   await pump.drain();
   return undefined;

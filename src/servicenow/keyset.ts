@@ -175,10 +175,12 @@ export class ResponseGate {
 
 /**
  * Whether rows matching the query may remain past this short page. The count is trusted only
- * while the rows do not contradict it; without a usable count, one more request confirms the end.
+ * while the rows do not contradict it, and a count that reaches exactly to the end of the page
+ * may be a count capped at the page (some instances answer min(total, limit)): one more request
+ * confirms the end then, as it does when there is no usable count.
  */
 function rowsRemain(offset: number, limit: number, received: number, total: number | undefined, hasNext: boolean): boolean {
-  if (total !== undefined && total >= offset + received) return offset + limit < total;
+  if (total !== undefined && total >= offset + received) return offset + limit <= total || hasNext;
   if (hasNext) return true;
   return received > 0;
 }

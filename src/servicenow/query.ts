@@ -1,6 +1,7 @@
 /**
- * Encoded queries for keyset paging on (sys_updated_on, sys_id). See SERVICENOW.md, "Paging":
- * drain the cursor's second by sys_id, then advance by timestamp up to a fixed high-water mark.
+ * Encoded queries for keyset paging on (sys_updated_on, sys_id) (see SERVICENOW.md, "Paging"):
+ * advance by timestamp from the cursor's second up to a fixed high-water mark, and drain a dense
+ * second by sys_id (which query comes when is decided in keyset.ts).
  */
 
 export interface Cursor {

@@ -28,7 +28,6 @@ export class RecentRate {
  */
 export class RunView {
   private readonly detail = new Map<string, string>();
-  private readonly hidden = new Map<string, number>();
   private readonly rate = new RecentRate();
   private following = false;
 
@@ -72,7 +71,6 @@ export class RunView {
         this.detail.set(e.table, e.slices ? `${e.slices.done}/${e.slices.of} slices done` : `at ${e.cursor.updatedOn}`);
         break;
       case 'hidden-rows': {
-        this.hidden.set(e.table, e.total);
         this.detail.set(e.table, `stepping over rows hidden by ACLs: ${formatCount(e.total)} so far`);
         if (e.total >= HIDDEN_ROWS_WARNING) {
           reporter.warnOnce(

@@ -50,7 +50,7 @@ describe('signals', () => {
     await waitFor(() => run.out.stderr.includes('caught up'), 20_000, 'the backfill');
     run.child.kill('SIGHUP');
     expect(await run.code).toBe(0);
-    expect(run.out.stderr).toMatch(/SIGHUP: finishing the page in flight and saving the position \(send SIGHUP again to quit now\)/);
+    expect(run.out.stderr).toMatch(/SIGHUP: finishing the write in flight and saving the position \(send SIGHUP again to quit now\)/);
     expect(run.out.stderr).toMatch(/stopped: 300 rows/);
     expect(existsSync(`${cp}.lock`)).toBe(false);
     expect(JSON.parse(readFileSync(cp, 'utf8')).tables.incident.rows).toBe(300);

@@ -53,6 +53,14 @@ describe('an instance that does not behave as documented', () => {
     expect(sysIds(again.stdout)).toEqual([]);
   });
 
+  it.each(['1', '4'])('X-Total-Count capped at the page and rows hidden by ACLs: a short page still leaves the rest to read (concurrency %s)', async (concurrency) => {
+    const s = await start({ rows: 300, seed: 81, totalCount: 'capped', aclHiddenRatio: 0.1 });
+    const cp = join(await tempDir(), 'cp.json');
+    const res = await runCli(args(s, cp, '--batch-size', '10', '--concurrency', concurrency));
+    expect(res.code, res.stderr).toBe(0);
+    expect(sysIds(res.stdout).sort()).toEqual(visibleIds(s).sort());
+  });
+
   it('X-Total-Count far too high with endless empty pages: stepping over shows on the way, warns once, goes through the limiter, and ends', async () => {
     const s = await start({ rows: 50, seed: 74, totalCount: 'inflated' });
     const cp = join(await tempDir(), 'cp.json');

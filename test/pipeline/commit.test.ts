@@ -76,12 +76,12 @@ describe('the commit protocol (pump)', () => {
   it('a run whose sink fails exits with that failure and the position of the last durable batch', async () => {
     const w = world(10);
     for (let i = 1; i <= 50; i++) w.table.add(row(i));
-    w.sink.failAt = 3;
+    w.sink.failAt = 4; // the second half of the second page (pages come in two batches)
     const { outcome } = await run(w);
     expect(outcome.error).toBe(w.sink.failWith);
-    expect(outcome.progress.cursor.updatedOn).toBe(ts(20));
-    expect(w.store.tables.get('incident')!.rows).toBe(20);
-    expect(w.sink.written).toHaveLength(20);
+    expect(outcome.progress.cursor.updatedOn).toBe(ts(15));
+    expect(w.store.tables.get('incident')!.rows).toBe(15);
+    expect(w.sink.written).toHaveLength(15);
   });
 
   it('a batch whose rows were all written before moves the cursor without a write', async () => {
@@ -89,9 +89,11 @@ describe('the commit protocol (pump)', () => {
     for (let i = 1; i <= 10; i++) w.table.add(row(i));
     await run(w);
     const writes = w.sink.writes;
-    const { stats } = await run(w);
+    const before = w.store.tables.get('incident')!.cursor;
+    const { stats, outcome } = await run(w);
     expect(w.sink.writes).toBe(writes);
     expect(stats.rows).toBe(0);
+    expect(outcome.progress.cursor).toEqual(before); // the same last row: re-read, not moved past
     expect(stats.duplicatesDropped).toBeGreaterThan(0);
     expect(versions(w.sink.written)).toHaveLength(10);
   });
@@ -99,7 +101,9 @@ describe('the commit protocol (pump)', () => {
   it('counts the pages the instance returned, not the batches', async () => {
     const w = world(7);
     for (let i = 1; i <= 20; i++) w.table.add(row(i));
-    const { stats } = await run(w);
+    let batches = 0;
+    const { stats } = await run(w, {}, (e) => e.type === 'committed' && batches++);
+    expect(batches).toBe(6); // each page handed on in two batches
     expect(stats.pages).toBe(3);
     expect(stats.rows).toBe(20);
   });

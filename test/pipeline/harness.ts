@@ -99,8 +99,12 @@ export class FakeTable implements KeysetReader {
       await Promise.resolve();
       if (page.length === 0) return;
       const entries = page.map((r) => shape.entry({ ...r }, key(r), { ...r }));
+      // Handed on in two batches, as the reader hands on a response while it streams in; only
+      // the last says the response ended.
+      const half = Math.ceil(entries.length / 2);
+      if (entries.length > 1) yield { entries: entries.slice(0, half), cursor: entries[half - 1]!.cursor };
       cursor = key(page.at(-1)!);
-      yield { entries, cursor, response: { rows: page.length, full: page.length === this.pageSize, waitMs: this.waitMs } };
+      yield { entries: entries.length > 1 ? entries.slice(half) : entries, cursor, response: { rows: page.length, full: page.length === this.pageSize, waitMs: this.waitMs } };
       if (page.length < this.pageSize) return;
     }
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ResponseError } from '../../src/errors/index.js';
-import { queryFor, ResponseGate, startPosition, type ScanPosition } from '../../src/servicenow/keyset.js';
+import { limitFor, queryFor, ResponseGate, startPosition, type ScanPosition } from '../../src/servicenow/keyset.js';
 
 const T = '2024-01-01 10:00:00';
 const T2 = '2024-01-01 10:00:01';
@@ -63,6 +63,12 @@ describe('keyset scan', () => {
     expect(b.finish(10, 25, false).next).toMatchObject({ cursor: c(T2, 'a'), offset: 0 });
   });
 
+  it('a short page whose count reaches exactly to its end (a count capped at the page) is confirmed by one more request', () => {
+    const g = gate(startPosition(c(T, '')));
+    for (let i = 0; i < 9; i++) g.admit(c(`2024-01-01 10:00:1${i}`, 'a')); // one of ten hidden by an ACL
+    expect(g.finish(10, 10, false).next).toMatchObject({ cursor: c('2024-01-01 10:00:18', 'a'), offset: 0 });
+  });
+
   it('a count the rows contradict is not trusted: one more request confirms the end', () => {
     const g = gate(startPosition(c(T, '')));
     g.admit(c(T2, 'a'));
@@ -91,6 +97,33 @@ describe('keyset scan', () => {
     const g = gate(p);
     g.admit(c(T, 'id8'));
     expect(g.finish(10, 1, false).next).toEqual({ cursor: c(T, 'id8'), secondDone: true, draining: false, offset: 0 });
+  });
+
+  it('asks for one row more when the query starts at the cursor row (it comes back and is skipped)', () => {
+    expect(limitFor(startPosition(c(T, 'b')), 100)).toBe(101);
+    expect(limitFor(startPosition(c(T, '')), 100)).toBe(100);
+    expect(limitFor(startPosition(c(T, 'b'), true), 100)).toBe(100);
+    expect(limitFor({ cursor: c(T, 'b'), secondDone: false, draining: true, offset: 0 }, 100)).toBe(100);
+    expect(limitFor({ cursor: c(T, 'b'), secondDone: false, draining: false, offset: 90 }, 100)).toBe(100);
+  });
+
+  it('a slice cut inside a second ends at its last row, with no request to confirm, and never reads past it', () => {
+    const until = c(T2, 'm');
+    const g = new ResponseGate(startPosition(c(T, '')), { ...scan, until }, where);
+    expect(g.admit(c(T2, 'a'))).toBe('take');
+    expect(g.admit(c(T2, 'm'))).toBe('take');
+    expect(g.finish(2, 100, false).next).toBeUndefined(); // full, yet done: its last row is the cut
+    const past = new ResponseGate(startPosition(c(T, '')), { ...scan, until }, where);
+    past.admit(c(T2, 'a'));
+    expect(past.admit(c(T2, 'z'))).toBe('beyond');
+    expect(past.finish(2, 100, false).next).toBeUndefined();
+  });
+
+  it('a response cut off goes on from the last row taken, in the same mode', () => {
+    const draining: ScanPosition = { cursor: c(T, 'b'), secondDone: false, draining: true, offset: 0 };
+    const g = gate(draining);
+    g.admit(c(T, 'c'));
+    expect(g.resumeAfterBreak()).toEqual({ cursor: c(T, 'c'), secondDone: false, draining: true, offset: 0 });
   });
 
   it('rows past the high-water mark end the sweep (read by a later one)', () => {

@@ -57,17 +57,35 @@ describe('LeaseBook', () => {
     expect(book.decision('k', 'b')?.accepted).toBe(true);
   });
 
-  it('a held record is authoritative: a holder reads another\'s held after its own as a takeover', () => {
+  it('the accepted claimant\'s held makes it the holder, and the old holder reads it as a takeover', () => {
     const book = new LeaseBook(STALE, new Set());
     const seen: Array<[string, number]> = [];
-    book.onRecord((_key, r, previous, offset) => {
-      if (r.type === 'held' && previous.holder && previous.holder.owner !== r.owner) seen.push([r.owner, offset]);
+    book.onRecord((_key, r, offset, effective) => {
+      if (r.type === 'held' && effective && r.owner !== 'a') seen.push([r.owner, offset]);
     });
     book.apply('k', 0, 1000, rec('held', 'a'));
     book.apply('k', 1, 1000 + STALE + 1, rec('claim', 'b'));
     book.apply('k', 2, 1000 + STALE + 2, rec('held', 'b'));
     expect(book.state('k').holder?.owner).toBe('b');
     expect(seen).toEqual([['b', 2]]);
+  });
+
+  it('a late held of a holder whose lease lapsed (its renewal stuck in retries) does not take the table back', () => {
+    const book = new LeaseBook(STALE, new Set());
+    const effective: boolean[] = [];
+    book.onRecord((_key, r, _offset, e) => r.type === 'held' && effective.push(e));
+    book.apply('k', 0, 1000, rec('held', 'a'));
+    book.apply('k', 1, 1000 + STALE + 1, rec('claim', 'b'));
+    book.apply('k', 2, 1000 + STALE + 2, rec('held', 'b'));
+    book.apply('k', 3, 1000 + STALE + 3, rec('held', 'a'));
+    expect(book.state('k').holder?.owner).toBe('b');
+    expect(effective).toEqual([true, true, false]);
+  });
+
+  it('a held of an unknown table (its claim compacted away) is taken as it is', () => {
+    const book = new LeaseBook(STALE, new Set());
+    book.apply('k', 7, 1000, rec('held', 'a'));
+    expect(book.state('k').holder?.owner).toBe('a');
   });
 
   it('keys are independent; records that are not leases are ignored', () => {

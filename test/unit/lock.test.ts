@@ -8,7 +8,7 @@ import { LockError } from '../../src/errors/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 /** A lock file as another run leaves it, last refreshed `agoMs` ago. */
-async function leftLock(path: string, holder: { pid: number; host: string }, agoMs: number): Promise<void> {
+async function leftLock(path: string, holder: { pid: number; host: string; space?: string }, agoMs: number): Promise<void> {
   await writeFile(path, JSON.stringify({ ...holder, startedAt: '2024-05-01T08:00:00.000Z', token: 'theirs' }));
   const at = new Date(Date.now() - agoMs);
   await utimes(path, at, at);
@@ -79,6 +79,31 @@ describe('FileLock (a lease)', () => {
     const lock = new FileLock(path, { onTakeover: (m) => said.push(m) });
     await lock.acquire();
     expect(said[0]).toMatch(new RegExp(`left by nowpipe pid ${pid} \\(no longer running\\)`));
+    await lock.release();
+  });
+
+  it('a fresh lock from another process space with our host name (a container sharing it) is not judged by its pid', async () => {
+    const path = await lockPath();
+    const pid = await deadPid(); // gone here; in the other container it may be a live run
+    await leftLock(path, { pid, host: hostname(), space: 'another-boot/pid:[4026531836]' }, 0);
+    await expect(new FileLock(path, { staleAfterMs: 30_000 }).acquire()).rejects.toThrow(/another nowpipe \(pid \d+/);
+    // Once it is not refreshed for staleAfterMs, it is taken over like any other.
+    await leftLock(path, { pid, host: hostname(), space: 'another-boot/pid:[4026531836]' }, 40_000);
+    const lock = new FileLock(path, { staleAfterMs: 30_000 });
+    await lock.acquire();
+    await lock.release();
+  });
+
+  it('a fresh lock from this very process space whose pid is gone is taken over at once', async () => {
+    const path = await lockPath();
+    const pid = await deadPid();
+    const probe = new FileLock(`${path}.probe`);
+    await probe.acquire();
+    const space = JSON.parse(await readFile(`${path}.probe`, 'utf8')).space as string;
+    await probe.release();
+    await leftLock(path, { pid, host: hostname(), space }, 0);
+    const lock = new FileLock(path);
+    await lock.acquire();
     await lock.release();
   });
 

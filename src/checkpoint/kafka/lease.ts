@@ -11,8 +11,10 @@
  * lease); `released` when it stops. Of two runs claiming at once, the one whose claim landed
  * first wins; the other sees that claim before its own and is refused.
  *
- * A `held` record is authoritative (whoever wrote it holds the table from then on): so a
- * holder that sees another's `held` after its own has lost the table and stops.
+ * A `held` record makes its writer the holder only when it holds the table already or its claim
+ * was the one accepted (or nothing is known of the table, as after compaction): a late `held` of
+ * a holder whose lease lapsed meanwhile (its renewal stuck in retries) is ignored. A holder that
+ * sees another's effective `held` after its own has lost the table and stops.
  */
 
 export type LeaseType = 'claim' | 'held' | 'released';
@@ -24,6 +26,8 @@ export interface LeaseRecord {
   pid: number;
   host: string;
   startedAt: string;
+  /** The process space of the pid (see LockInfo.space in checkpoint/lock-file.ts). */
+  space?: string;
   /** On a claim: owners the claimant found gone (their pid no longer runs on its own host). */
   gone?: string[];
 }
@@ -33,6 +37,7 @@ export interface Holder {
   pid: number;
   host: string;
   startedAt: string;
+  space?: string;
   /** The timestamp of its last record (ms). */
   seenAt: number;
 }
@@ -58,7 +63,8 @@ export function parseLease(text: string | null): LeaseRecord | undefined {
   try {
     const r = JSON.parse(text) as Partial<LeaseRecord>;
     if (!['claim', 'held', 'released'].includes(r.type as string) || typeof r.owner !== 'string' || typeof r.pid !== 'number' || typeof r.host !== 'string') return undefined;
-    return { type: r.type!, owner: r.owner, pid: r.pid, host: r.host, startedAt: String(r.startedAt ?? ''), gone: Array.isArray(r.gone) ? r.gone.filter((g): g is string => typeof g === 'string') : undefined };
+    const space = typeof r.space === 'string' ? r.space : undefined;
+    return { type: r.type!, owner: r.owner, pid: r.pid, host: r.host, startedAt: typeof r.startedAt === 'string' ? r.startedAt : '', space, gone: Array.isArray(r.gone) ? r.gone.filter((g): g is string => typeof g === 'string') : undefined };
   } catch {
     return undefined;
   }
@@ -68,7 +74,7 @@ export class LeaseBook {
   private readonly states = new Map<string, LeaseState>();
   /** The latest decision on each claim of this process's own runs, by key and owner. */
   private readonly decisions = new Map<string, ClaimDecision>();
-  private readonly listeners = new Set<(key: string, record: LeaseRecord, previous: LeaseState, offset: number) => void>();
+  private readonly listeners = new Set<(key: string, record: LeaseRecord, offset: number, effective: boolean) => void>();
 
   /** `mine`: the owners whose claims this process waits on. */
   constructor(
@@ -84,8 +90,8 @@ export class LeaseBook {
     return this.decisions.get(`${key}\u0000${owner}`);
   }
 
-  /** Told of every record applied, with the state before it and the record's offset. */
-  onRecord(listener: (key: string, record: LeaseRecord, previous: LeaseState, offset: number) => void): () => void {
+  /** Told of every record applied, its offset, and whether it changed who holds the table (a `held`). */
+  onRecord(listener: (key: string, record: LeaseRecord, offset: number, effective: boolean) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -101,7 +107,8 @@ export class LeaseBook {
   apply(key: string, offset: number, at: number, r: LeaseRecord): void {
     const previous = this.state(key);
     const next: LeaseState = { ...previous };
-    const who: Holder = { owner: r.owner, pid: r.pid, host: r.host, startedAt: r.startedAt, seenAt: at };
+    const who: Holder = { owner: r.owner, pid: r.pid, host: r.host, startedAt: r.startedAt, space: r.space, seenAt: at };
+    let effective = true;
     switch (r.type) {
       case 'claim': {
         const blocker = this.blocks(previous.holder, r, at) ? previous.holder : this.blocks(previous.pending, r, at) ? previous.pending : undefined;
@@ -109,16 +116,20 @@ export class LeaseBook {
         if (this.mine.has(r.owner)) this.decisions.set(`${key}\u0000${r.owner}`, { offset, accepted: !blocker, blocker, at });
         break;
       }
-      case 'held':
+      case 'held': {
+        const known = previous.holder !== undefined || previous.pending !== undefined;
+        effective = !known || previous.holder?.owner === r.owner || previous.pending?.owner === r.owner;
+        if (!effective) break;
         next.holder = who;
         if (next.pending?.owner === r.owner) next.pending = undefined;
         break;
+      }
       case 'released':
         if (next.holder?.owner === r.owner) next.holder = undefined;
         if (next.pending?.owner === r.owner) next.pending = undefined;
         break;
     }
     this.states.set(key, next);
-    for (const l of this.listeners) l(key, r, previous, offset);
+    for (const l of this.listeners) l(key, r, offset, effective);
   }
 }

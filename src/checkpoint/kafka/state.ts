@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { processSpace } from '../lock.js';
 import kafkajs from 'kafkajs';
 import type { Admin } from 'kafkajs';
 import { CheckpointError } from '../../errors/index.js';
@@ -68,7 +69,7 @@ export class KafkaState {
 
   constructor(private readonly options: KafkaStateOptions) {
     this.where = `Kafka topic ${options.topic}`;
-    this.me = { owner: randomBytes(12).toString('hex'), pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+    this.me = { owner: randomBytes(12).toString('hex'), pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), space: processSpace() };
     this.book = new LeaseBook(options.staleAfterMs, new Set([this.me.owner]));
     this.logs = new KafkaLogs(options.notices, options.connection.retry.retries);
     if (options.exactlyOnce) this.transactions = new TableTransactions();

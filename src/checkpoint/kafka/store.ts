@@ -81,7 +81,7 @@ export class KafkaCheckpointStore implements CheckpointStore {
   async open(options: { reset: boolean }): Promise<void> {
     if (this.options.ownsState) await this.state.open();
     try {
-      const unwatch = this.state.book.onRecord((key, record, _previous, offset) => this.watch(key, record, offset));
+      const unwatch = this.state.book.onRecord((key, record, offset, effective) => effective && this.watch(key, record, offset));
       const onCrash = () => this.lose([...this.held.values()], `the state topic can no longer be read (${(this.state.crashed.reason as Error)?.message})`);
       this.state.crashed.addEventListener('abort', onCrash, { once: true });
       this.unlisten = () => {
@@ -154,9 +154,13 @@ export class KafkaCheckpointStore implements CheckpointStore {
     }
   }
 
-  /** A holder of this host whose process is gone (kill -9), or an earlier process with our pid (a container). */
+  /**
+   * A holder of this host whose process is gone (kill -9), or an earlier process with our pid (a
+   * container). Only within one process space: containers that share a host name do not share pids.
+   */
   private goneHere(h: Holder): boolean {
     if (h.host !== hostname()) return false;
+    if (h.space !== undefined && h.space !== this.state.me.space) return false;
     return h.pid === process.pid || !alive(h.pid);
   }
 

@@ -74,7 +74,7 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
     }
     let code = 0;
     for (const [i, { table, error }] of failures.entries()) {
-      if (table && config.tableNames.length > 1 && error instanceof Error) error.message = `${table}: ${error.message}`;
+      if (table && config.tableNames.length > 1 && error instanceof Error && !error.message.startsWith(`${table}: `)) error.message = `${table}: ${error.message}`;
       const c = reportError(error, reporter);
       if (i === 0) code = c;
     }

@@ -41,7 +41,7 @@ export async function follow(pump: Pump, o: FollowOptions): Promise<void> {
       polled = true;
       events.emit({ type: 'poll-ok', table });
     } catch (err) {
-      if (pump.broken !== undefined) throw pump.broken;
+      if (pump.broken !== undefined) throw pump.broken as Error; // as it was thrown
       if (signal.aborted) return;
       if (!isTransient(err)) throw err;
       events.emit({ type: 'poll-failed', table, error: err as NowpipeError });

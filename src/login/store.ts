@@ -101,11 +101,41 @@ export function findLogin(logins: readonly StoredLogin[], instance: string, clie
 /** Stores (or replaces) the login of `login.instance` and `login.clientId`. */
 export async function saveLogin(path: string, login: StoredLogin): Promise<void> {
   await ensurePrivateFolder(dirname(path));
-  const { logins } = await readLogins(path);
-  const at = logins.findIndex((l) => sameLogin(l, login));
-  if (at >= 0) logins[at] = login;
-  else logins.push(login);
-  await writeLogins(path, logins);
+  await exclusively(path, async () => {
+    const { logins } = await readLogins(path);
+    const at = logins.findIndex((l) => sameLogin(l, login));
+    if (at >= 0) logins[at] = login;
+    else logins.push(login);
+    await writeLogins(path, logins);
+  });
+}
+
+/**
+ * Runs a read-modify-write of the file with no other nowpipe doing one (a `login` for another
+ * instance while a run stores a rotated refresh token would otherwise drop one of them). The
+ * guard lives milliseconds; one older than 10 s was left by a process that died holding it.
+ */
+async function exclusively<T>(path: string, update: () => Promise<T>): Promise<T> {
+  const guard = `${path}.lock`;
+  for (let waited = 0; ; waited += 20) {
+    try {
+      await (await open(guard, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600)).close();
+      break;
+    } catch (err) {
+      // No folder, so no file: nothing to race for.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return update();
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new LoginError(`cannot update ${path}: ${errnoWords(err)}`, { cause: err });
+      const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > 10_000) await unlink(guard).catch(() => undefined);
+      else if (waited > 5_000) throw new LoginError(`cannot update ${path}: another nowpipe keeps ${guard}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  try {
+    return await update();
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
 }
 
 /**
@@ -113,6 +143,10 @@ export async function saveLogin(path: string, login: StoredLogin): Promise<void>
  * file left with no login is removed.
  */
 export async function removeLogins(path: string, instance: string, clientId?: string): Promise<StoredLogin[]> {
+  return exclusively(path, () => removeFrom(path, instance, clientId));
+}
+
+async function removeFrom(path: string, instance: string, clientId?: string): Promise<StoredLogin[]> {
   const { logins } = await readLogins(path);
   const gone = logins.filter((l) => l.instance === instance && (clientId === undefined || l.clientId === clientId));
   if (gone.length === 0) return [];

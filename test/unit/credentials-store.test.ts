@@ -36,6 +36,16 @@ describe('the credentials store', () => {
     expect(await readdir(folder)).toEqual(['credentials.json']);
   });
 
+  it('saves made at the same time all land (no read-modify-write drops another), and no guard file is left', async () => {
+    const { folder, path } = await where();
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...A, instance: `https://i${i}.service-now.com` }));
+    await Promise.all(many.map((l) => saveLogin(path, l)));
+    expect((await readLogins(path)).logins.map((l) => l.instance).sort()).toEqual(many.map((l) => l.instance).sort());
+    await Promise.all(many.slice(0, 6).map((l) => removeLogins(path, l.instance)));
+    expect((await readLogins(path)).logins).toHaveLength(6);
+    expect(await readdir(folder)).toEqual(['credentials.json']);
+  });
+
   it('a folder that others can enter is tightened to 0700', async () => {
     const { folder, path } = await where();
     await mkdir(folder, { recursive: true, mode: 0o755 });

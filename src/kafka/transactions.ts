@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { retryOptions, type ClientConfig } from './client.js';
+import { retryOptions, withDeadline, type ClientConfig } from './client.js';
 import type { ProduceRequest, ProducerLink } from './producer-link.js';
 import type { KafkaRetryPolicy } from './settings.js';
 
@@ -35,16 +35,20 @@ export interface TransactionsOptions {
  * state store. The pipeline writes a table's batch and then saves its progress, one after the
  * other, one write in flight per table; so the sink's `send` opens the table's transaction and
  * sends the records into it, and the store's `commit` adds the checkpoint record and commits
- * both at once. A save with no write before it is a transaction of its own. A failed commit
- * aborts the transaction, and so does closing with one open; a crash leaves it to the next
- * producer with the same id, whose `open` aborts it: read_committed consumers never see its
- * records.
+ * both at once. A save with no write before it is a transaction of its own. Closing aborts an
+ * open transaction, but only when no send or commit of it may still be in flight or failed: an
+ * abort marker written with the producer's epoch while a late produce is still on its way would
+ * leave a hanging transaction (brokers without KIP-890). Then the transaction is left to the
+ * brokers' transaction timeout or to the next producer with the same id (the next run), whose
+ * `open` bumps the epoch and aborts it: read_committed consumers never see its records.
  *
  * One producer per table (not one for the run): another table's write may start while this
  * table's checkpoint is being committed, and must not land in this table's transaction.
  */
 export class TableTransactions {
   private readonly open_ = new Map<string, string>();
+  /** Tables whose producer may have a send or commit in flight, or had one fail: never ended with this epoch. */
+  private readonly unsettled = new Set<string>();
 
   private link?: ProducerLink;
   private options?: TransactionsOptions;
@@ -69,11 +73,6 @@ export class TableTransactions {
     return name;
   }
 
-  /** Whether the table's producer is connected. */
-  has(table: string): boolean {
-    return this.open_.has(table);
-  }
-
   /**
    * Connects the table's producer with its transactional id: that fences every older producer
    * of the id (a zombie's next send or commit fails) and aborts the transaction it left open.
@@ -96,33 +95,41 @@ export class TableTransactions {
    * no checkpoint commits it: `close` (or the next run) aborts it.
    */
   async send(table: string, requests: ProduceRequest[], timeout: number, gzip: boolean): Promise<void> {
-    await this.thread.send(requests, -1, timeout, gzip, this.producer(table));
+    await this.settled(table, this.thread.send(requests, -1, timeout, gzip, this.producer(table)));
   }
 
-  /** Sends the checkpoint record into the table's transaction and commits it with what the sink sent. */
+  /** Marks the table unsettled until `work` succeeds (a timeout elsewhere leaves it unsettled). */
+  private async settled(table: string, work: Promise<unknown>): Promise<void> {
+    this.unsettled.add(table);
+    await work;
+    this.unsettled.delete(table);
+  }
+
+  /**
+   * Sends the checkpoint record into the table's transaction and commits it with what the sink
+   * sent. A failed commit leaves the transaction in doubt (committed or not, the brokers know):
+   * the next producer with the same id settles it, and the run, failing, saves nothing past it.
+   */
   async commit(table: string, requests: ProduceRequest[], timeout: number): Promise<void> {
     const name = this.producer(table);
-    try {
-      await this.thread.send(requests, -1, timeout, false, name);
-      await this.thread.end(name, 'commit');
-    } catch (err) {
-      await this.thread.end(name, 'abort').catch(() => undefined);
-      throw err;
-    }
+    await this.settled(
+      table,
+      (async () => {
+        await this.thread.send(requests, -1, timeout, false, name);
+        await this.thread.end(name, 'commit');
+      })(),
+    );
   }
 
-  /** Aborts what the table's transaction holds (nothing when none is open). */
-  abort(table: string): Promise<void> {
-    const name = this.open_.get(table);
-    return name === undefined ? Promise.resolve() : this.thread.end(name, 'abort');
-  }
-
-  /** Aborts the table's open transaction, if any, and disconnects its producer. */
-  async close(table: string): Promise<void> {
+  /** Aborts the table's open transaction when that is safe (see above), and disconnects its producer, within `deadlineMs`. */
+  async close(table: string, deadlineMs: number): Promise<void> {
     const name = this.open_.get(table);
     if (name === undefined) return;
     this.open_.delete(table);
-    await this.thread.end(name, 'abort').catch(() => undefined);
-    await this.thread.disconnect(name);
+    const quit = async () => {
+      if (!this.unsettled.has(table)) await this.thread.end(name, 'abort').catch(() => undefined);
+      await this.thread.disconnect(name);
+    };
+    await withDeadline(quit(), deadlineMs, () => new Error('disconnect timed out')).catch(() => undefined);
   }
 }

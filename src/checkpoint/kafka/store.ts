@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { CheckpointError, LockError } from '../../errors/index.js';
+import { withDeadline } from '../../kafka/client.js';
 import { kafkaError } from '../../kafka/errors.js';
 import { KAFKA_TIMEOUTS } from '../../kafka/settings.js';
 import { transactionalId } from '../../kafka/transactions.js';
@@ -278,8 +279,9 @@ export class KafkaCheckpointStore implements CheckpointStore {
     // Released so that the next run (or group member) need not wait for the lease to run out.
     await Promise.all(
       held.map(async (h) => {
-        await this.state.transactions?.close(h.table).catch(() => undefined);
-        await this.writeLease(h.key, h.partition, { type: 'released', ...this.state.me }, h.table).catch(() => undefined);
+        // Bounded: with the brokers gone, a stop must not outlast a container's grace period.
+        await this.state.transactions?.close(h.table, KAFKA_TIMEOUTS.closeMs).catch(() => undefined);
+        await withDeadline(this.writeLease(h.key, h.partition, { type: 'released', ...this.state.me }, h.table), KAFKA_TIMEOUTS.closeMs, () => new Error('timed out')).catch(() => undefined);
       }),
     );
     if (this.options.ownsState) await this.state.close();

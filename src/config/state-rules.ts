@@ -68,6 +68,7 @@ export function stateProblems(c: StateInput): Problem[] {
   if (c.group !== undefined) {
     if (c.state !== 'kafka') add('group', 'needs --state kafka: the members resume each other\'s tables from the state in Kafka');
     if (!c.follow) add('group', 'needs --follow: a group shares the tables of long-running workers (a one-off export needs no group)');
+    if (c.sink === 'file') add('group', 'cannot be combined with --sink file: a table moves between members, and its files would be left spread over their disks with a .part left open on the one it left; write to Kafka, stdout or a webhook');
     if (c.reset) add('reset', 'cannot be combined with --group (each member would start its tables over whenever it got them): run once with --reset and without --group');
     const p = topicProblem(assignTopic(c.group));
     if (p) add('group', p);

@@ -124,18 +124,26 @@ function real(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): boolean {
   return d <= DAYS[mo - 1]! + (leap ? 1 : 0);
 }
 
+/** Milliseconds since the epoch of a UTC date and time, years 0–99 included (Date.UTC maps those to 1900–1999). */
+function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number {
+  const at = new Date(0);
+  at.setUTCFullYear(y, mo - 1, d);
+  at.setUTCHours(h, mi, s, 0);
+  return at.getTime();
+}
+
 /** Raw date-times are `yyyy-MM-dd HH:mm:ss`, UTC (SERVICENOW.md, "Time"). */
 function dateTimeText(v: string, internalType: string, mode: TypedMode): string {
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(v.trim());
   const n = m ? [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!] : undefined;
   if (!n || !real(n[0]!, n[1]!, n[2]!, n[3], n[4], n[5])) throw new Error(`${quote(v)} is not a date-time yyyy-MM-dd HH:mm:ss (${internalType})`);
-  return mode === 'connect' ? String(Date.UTC(n[0]!, n[1]! - 1, n[2], n[3], n[4], n[5])) : `"${m![1]}-${m![2]}-${m![3]}T${m![4]}:${m![5]}:${m![6]}Z"`;
+  return mode === 'connect' ? String(utcMs(n[0]!, n[1]!, n[2]!, n[3], n[4], n[5])) : `"${m![1]}-${m![2]}-${m![3]}T${m![4]}:${m![5]}:${m![6]}Z"`;
 }
 
 function dateText(v: string, internalType: string, mode: TypedMode): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v.trim());
   if (!m || !real(+m[1]!, +m[2]!, +m[3]!)) throw new Error(`${quote(v)} is not a date yyyy-MM-dd (${internalType})`);
-  return mode === 'connect' ? String(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!) / 86_400_000) : `"${m[1]}-${m[2]}-${m[3]}"`;
+  return mode === 'connect' ? String(utcMs(+m[1]!, +m[2]!, +m[3]!) / 86_400_000) : `"${m[1]}-${m[2]}-${m[3]}"`;
 }
 
 /** A value that stays as it came: strings as they are; anything else (not from a raw row) as JSON, or its JSON text in a string for Connect. */

@@ -60,6 +60,9 @@ describe('--types: one value by its dictionary type', () => {
     expect(json('2024-01-01', 'glide_date')).toBe('"2024-01-01"');
     expect(connect('1970-01-02', 'glide_date')).toBe('1');
     expect(connect('2024-01-01', 'glide_date')).toBe(String(19_723));
+    // Date.UTC reads years 0–99 as 1900–1999; a year-1 date must not land in 1901.
+    expect(connect('0001-01-01 00:00:00', 'glide_date_time')).toBe('-62135596800000');
+    expect(connect('0099-12-31', 'glide_date')).toBe('-683004');
     for (const bad of ['2023-02-29 00:00:00', '2024-13-01 00:00:00', '2024-01-01 24:00:00', '2024-01-01T10:00:00Z', '01-02-2024 10:00:00 AM']) {
       expect(reason(() => json(bad, 'glide_date_time'))).toMatch(/is not a date-time yyyy-MM-dd HH:mm:ss \(glide_date_time\)$/);
     }

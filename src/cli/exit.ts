@@ -28,3 +28,11 @@ export function reportError(err: unknown, reporter: Reporter): number {
   }
   return 1;
 }
+
+/**
+ * commander's errors quote a misspelt option as given, value included (`--pasword=Hunter2`):
+ * nothing is known yet of which values are secrets, so no value is shown.
+ */
+export function withoutValues(text: string): string {
+  return text.replace(/(option ')(-{1,2}[^'=\s]+)=[^']*'/g, "$1$2=…'");
+}

@@ -4,6 +4,7 @@
  * anything connects (exit 2). Nothing here ever quotes a header's value or a URL's query: they
  * carry secrets (API keys, tokens).
  */
+import { passwordForms } from './url.js';
 import type { Problem } from './kafka-rules.js';
 
 /** One `--http-header`, split. */
@@ -93,7 +94,7 @@ export function shownUrl(value: string): string {
 export function urlSecrets(value: unknown): string[] {
   if (typeof value !== 'string' || !URL.canParse(value.trim())) return [];
   const u = new URL(value.trim());
-  const out = [decodeURIComponent(u.password), ...[...u.searchParams.values()].filter((v) => v.length >= 8)];
+  const out = [...passwordForms(u.password), ...[...u.searchParams.values()].filter((v) => v.length >= 8)];
   return out.filter((v) => v !== '');
 }
 

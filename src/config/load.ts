@@ -60,6 +60,16 @@ function shortPath(path: string, cwd: string): string {
   return rel !== '' && !rel.startsWith('..') && rel.length < path.length ? rel : path;
 }
 
+/**
+ * From here on, no message shows the config's secrets (see errors/redact.ts). A "secret" equal
+ * to a name the messages show anyway (admin/admin) is left alone: masking it would only hide the
+ * name. For every resolved config (demo resolves its own).
+ */
+export function registerConfigSecrets(c: Config): void {
+  const names = new Set([c.user, c.clientId, c.kafkaUsername]);
+  for (const secret of secretsOf(c)) if (!names.has(secret)) registerSecret(secret);
+}
+
 /** Reads every source and resolves the configuration a command runs with. */
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
@@ -86,11 +96,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
       passwordFileProblem: pw.problem,
       origins: { rcFile, rcKeys: rc.keys, envNames: fromEnv.names },
     });
-    // From here on, no message shows them (see errors/redact.ts). A "secret" equal to a name the
-    // messages show anyway (admin/admin) is left alone: masking it would only hide the name.
-    const c = resolved.config;
-    const names = new Set([c.user, c.clientId, c.kafkaUsername]);
-    for (const secret of secretsOf(c)) if (!names.has(secret)) registerSecret(secret);
+    registerConfigSecrets(resolved.config);
     return { config: resolved.config, warnings: [...rc.warnings, ...resolved.warnings], source };
   } catch (err) {
     // The run stops here, so the rc file's warnings would never be shown: an unknown key (a

@@ -1,3 +1,4 @@
+import { passwordForms } from './url.js';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import type { Problem } from './kafka-rules.js';
@@ -197,8 +198,6 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
   for (const name of Object.keys(tables ?? {})) {
     if (!tableNames.includes(name)) warnings.push(`settings for table ${name} given, but it is not exported (--table)${didYouMean(name, tableNames)}`);
   }
-  // The reader pages by sys_updated_on until it is taught another field (issue 13, item 4): say
-  // so rather than let a setting be silently ignored.
   const login = stored ? { refreshToken: stored.refreshToken, storedLogin: { path: input.logins!.path, savedAt: stored.savedAt } } : {};
   return { config: { ...others, password, proxy, url: rest.url ?? '', table: tableNames[0] ?? '', tableNames, tableSettings: tables ?? {}, ...login }, warnings };
 }
@@ -250,7 +249,7 @@ export function secretsOf(settings: object): string[] {
   const proxy = text(values.proxy);
   if (proxy !== undefined && URL.canParse(proxy)) {
     const u = new URL(proxy);
-    out.push(text(decodeURIComponent(u.password)));
+    out.push(...passwordForms(u.password).map(text));
   }
   // The webhook's header values (an API key) and what its URL may carry (user:password, ?token=).
   out.push(...headerSecrets(values.httpHeader), ...urlSecrets(values.httpUrl));

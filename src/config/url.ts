@@ -53,3 +53,17 @@ export function droppedPathWarning(url: string, dropped: DroppedPath): string {
   const hint = dropped.query ? `; to export only that page's rows, add --query '${dropped.query}'` : '';
   return `using ${url}: ${path} is a page of the instance's web UI, not part of its address${hint}`;
 }
+
+/**
+ * A URL's password as written and as meant: percent-decoded when it decodes (a bare `%`, as in
+ * `50%off`, does not: then as written only). Both are secrets to mask.
+ */
+export function passwordForms(password: string): string[] {
+  if (password === '') return [];
+  try {
+    const decoded = decodeURIComponent(password);
+    return decoded === password ? [password] : [password, decoded];
+  } catch {
+    return [password];
+  }
+}

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, mapRcObject, resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/index.js';
+import { secretsOf } from '../../src/config/resolve.js';
+import { passwordForms } from '../../src/config/url.js';
 import { tempDir } from '../helpers/cli.js';
 
 const base = { url: 'https://acme.service-now.com', table: 'incident' };
@@ -85,6 +87,12 @@ describe('resolveConfig', () => {
   it('drops an environment proxy for hosts in NO_PROXY but keeps an explicit one', () => {
     expect(resolveConfig({ flags: base, env: { proxy: 'http://p:3128' }, noProxy: '.service-now.com' }).config.proxy).toBeUndefined();
     expect(resolveConfig({ flags: { ...base, proxy: 'http://p:3128' }, noProxy: '*' }).config.proxy).toBe('http://p:3128');
+  });
+
+  it('masks a proxy password as written and as decoded, and does not trip on a bare %', () => {
+    expect(secretsOf({ proxy: 'http://u:50%off@p:3128' })).toEqual(['50%off']);
+    expect(secretsOf({ proxy: 'http://u:p%40ss@p:3128' })).toEqual(['p%40ss', 'p@ss']);
+    expect(passwordForms('')).toEqual([]);
   });
 });
 

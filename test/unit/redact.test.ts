@@ -65,3 +65,11 @@ describe('redact', () => {
     expect(redact('a=s3cr/t')).toBe('a=s3cr/t');
   });
 });
+
+describe('usage errors', () => {
+  it('never show the value of a misspelt option (it may be a password)', async () => {
+    const { withoutValues } = await import('../../src/cli/exit.js');
+    expect(withoutValues("error: unknown option '--pasword=Hunter2-Secret'\n")).toBe("error: unknown option '--pasword=…'\n");
+    expect(withoutValues("error: unknown option '--tabel'\n(Did you mean --table?)\n")).toBe("error: unknown option '--tabel'\n(Did you mean --table?)\n");
+  });
+});

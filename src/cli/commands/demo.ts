@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kebabToCamel } from '../../config/keys.js';
-import { resolveConfig } from '../../config/load.js';
+import { registerConfigSecrets, resolveConfig } from '../../config/load.js';
 import { ConfigError } from '../../errors/index.js';
 import { startSimulator } from '../../sim/index.js';
 import { formatCount, Reporter } from '../../ui/reporter.js';
@@ -38,8 +38,8 @@ export async function demoCommand(flags: Flags): Promise<number> {
   const sim = await startSimulator({ rows: count, rowBytes: 1000 });
   // The simulated instance lives as long as the command: so does its checkpoint, unless asked for.
   const scratch = rest.checkpoint === undefined ? await mkdtemp(join(tmpdir(), 'nowpipe-demo-')) : undefined;
-  // A second Ctrl-C exits at once (process.exit, in the export's signal handler), past every
-  // finally below: only a synchronous 'exit' hook still runs then.
+  // A second Ctrl-C exits at once (main.ts calls process.exit when the signal handler says so),
+  // past every finally below: only a synchronous 'exit' hook still runs then.
   const removeScratch = () => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   };
@@ -50,6 +50,7 @@ export async function demoCommand(flags: Flags): Promise<number> {
       // A demo feed polls every second unless told otherwise: 20 s of silence looks broken.
       flags: { table: 'incident', user: 'admin', password: 'admin', pollInterval: '1', ...rest, url: sim.url, checkpoint },
     });
+    registerConfigSecrets(config);
     for (const w of warnings) reporter.warn(w);
     reporter.info(`demo instance with ${formatCount(count)} incidents at ${sim.url} (user admin); checkpoint ${scratch ? 'in a temporary folder, removed at the end' : checkpoint}`);
     const stop = config.follow ? sim.startLiveChanges({ perSecond: 2, table: config.table, deleteRatio: 0.1 }) : () => undefined;

@@ -286,6 +286,6 @@ async function destination(config: Config, reporter: Reporter, badRows: BadRowPo
       return { sink };
     }
     default:
-      throw new ConfigError(`sink: "${String(config.sink)}" is not available in this version of nowpipe`);
+      throw new ConfigError(`--sink: "${String(config.sink)}" is not available in this version of nowpipe`);
   }
 }

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Help, Option } from 'commander';
 import { Reporter, setDefaultLogFormat } from '../ui/reporter.js';
 import type { Flags } from './commands/export.js';
-import { REPORT_URL, reportError } from './exit.js';
+import { REPORT_URL, reportError, withoutValues } from './exit.js';
 import { VERSION } from '../errors/version.js';
 import { connectionOptions, DEMO_REFUSED, exportOptions, GROUP, loginOptions, logoutOptions, otherOptions, runOptions } from './options.js';
 import { forcedExit } from './signals.js';
@@ -34,11 +34,14 @@ Examples:
   nowpipe help check                           one command's options
 
 Exit codes:
-  0        done; stopped by Ctrl-C or SIGTERM after saving the checkpoint; or stdout's reader went away
-  1        runtime failure: credentials refused, no rights, network still failing after the retries,
-           sink failure, checkpoint locked by another run
-  2        usage or configuration error: bad flag or value, unknown table, checkpoint of another export
-  130/143  a second Ctrl-C / SIGTERM while stopping: exit at once (the checkpoint is never torn)
+  0            done; stopped by Ctrl-C, SIGTERM or SIGHUP after saving the checkpoint; or stdout's
+               reader went away
+  1            runtime failure: credentials refused, no rights, network still failing after the
+               retries, sink failure, a bad row (--on-bad-row fail), checkpoint locked by another run
+  2            usage or configuration error: bad flag or value, unknown table, checkpoint of another
+               export, --metrics-port in use
+  130/143/129  a second Ctrl-C / SIGTERM / SIGHUP while stopping: exit at once (the checkpoint is
+               never torn); nowpipe login cancelled by Ctrl-C / SIGTERM (nothing stored)
 `;
 
 const CHECK_EXAMPLES = `
@@ -204,7 +207,8 @@ async function settleLogFormat(argv: string[]): Promise<boolean> {
 }
 
 /** commander's error (`error: unknown option '--tabel'` and its suggestion), in the log format. */
-async function sayUsageError(text: string, argv: string[]): Promise<void> {
+async function sayUsageError(raw: string, argv: string[]): Promise<void> {
+  const text = withoutValues(raw);
   if (!(await settleLogFormat(argv))) {
     process.stderr.write(text);
     return;
@@ -240,7 +244,7 @@ async function main(argv: string[]): Promise<void> {
     await settleLogFormat(argv);
     process.exit(reportError(err, new Reporter()));
   }
-  if (usageError !== '') process.stderr.write(usageError);
+  if (usageError !== '') process.stderr.write(withoutValues(usageError));
   let code: number;
   // Nothing left to wait on while the command has not finished: something waits on a promise
   // nobody will settle. Node would exit 0 here, with the work half done: say so and fail.

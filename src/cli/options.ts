@@ -19,7 +19,7 @@ export const GROUP = {
 } as const;
 
 /** Flags that choose an instance or log in to one: demo has its own instance and refuses them. */
-export const DEMO_REFUSED = ['--url', '--config', '--user', '--password', '--password-file', '--client-id', '--client-secret', '--refresh-token'];
+export const DEMO_REFUSED = ['--url', '--config', '--user', '--password', '--password-file', '--client-id', '--client-secret', '--refresh-token', '--oauth-token-url', '--oauth-scope'];
 
 const URL_FLAG = 'instance URL, e.g. https://acme.service-now.com (env SERVICENOW_URL)';
 

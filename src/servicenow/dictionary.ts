@@ -48,7 +48,7 @@ async function dbObject(client: ServiceNowClient, query: string, signal?: AbortS
 export async function lineageOf(client: ServiceNowClient, table: string, signal?: AbortSignal): Promise<DbObject[]> {
   const first = await dbObject(client, `name=${escapeValue(table)}`, signal);
   if (!first) {
-    throw new ConfigError(`table: "${table}" has no entry in sys_db_object visible to this user (no such table, or ACLs hide it)`, {
+    throw new ConfigError(`--table: "${table}" has no entry in sys_db_object visible to this user (no such table, or ACLs hide it)`, {
       hint: 'check --table: use the table name (incident), not its label (Incident)',
     });
   }

@@ -151,7 +151,7 @@ export function interpretTableResponse(res: RawResponse, context: { table: strin
     });
   }
   if (status === 400 && message && /invalid table/i.test(message)) {
-    throw new ConfigError(`table: "${context.table}" does not exist on the instance (${message})`, {
+    throw new ConfigError(`--table: "${context.table}" does not exist on the instance (${message})`, {
       hint: 'check --table: use the table name (incident), not its label (Incident)',
     });
   }

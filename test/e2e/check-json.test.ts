@@ -80,3 +80,19 @@ describe('nowpipe check --json (built CLI against the simulator)', () => {
     expect(s.requests).toHaveLength(0);
   });
 });
+
+describe('check --cursor-field', () => {
+  it('checks the field the export will page by: a field that is not a date-time fails the check', async () => {
+    const s = await startSimulator({ rows: 5, seed: 44 });
+    try {
+      const good = await runCli(['check', '--url', s.url, '--table', 'incident', '--user', 'admin', '--password', 'admin', '--cursor-field', 'sys_created_on']);
+      expect(good.code, good.stderr).toBe(0);
+      expect(good.stdout).toMatch(/✓ timestamps look like UTC \(latest sys_created_on of incident/);
+      const bad = await runCli(['check', '--url', s.url, '--table', 'incident', '--user', 'admin', '--password', 'admin', '--cursor-field', 'number']);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(/✗ number is not a raw UTC date-time \("INC\d+"\): it cannot be the cursor \(--cursor-field\)/);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -35,7 +35,7 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     expect(lines[0]).toBe(`✓ connected to ${s.url} as admin and read table incident`);
     expect(lines[1]).toBe('✓ 119 rows of incident match (before ACLs)');
     expect(lines[2]).toMatch(/^✓ server clock within 1 s of the local clock$/);
-    expect(lines[3]).toMatch(/^✓ timestamps look like UTC \(latest update of incident \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, \d+ s before the server clock\)$/);
+    expect(lines[3]).toMatch(/^✓ timestamps look like UTC \(latest sys_updated_on of incident \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, \d+ s before the server clock\)$/);
     expect(lines[4]).toBe('✓ delete auditing works for incident (latest delete recorded 2024-05-01 10:00:00)');
     expect(lines).toHaveLength(5);
   });
@@ -93,7 +93,7 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     const s = await instance();
     const res = await check(s, '--table', 'incidnet', '--user', 'admin', '--password', 'admin');
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/error: table: "incidnet" does not exist on the instance/);
+    expect(res.stderr).toMatch(/error: --table: "incidnet" does not exist on the instance/);
   });
 
   it('several tables: each is checked, the one that does not exist is named, exit 2', async () => {
@@ -107,7 +107,7 @@ describe('nowpipe check (built CLI against the simulator)', () => {
     const bad = await check(s, '--table', 'incident,change_request', '--user', 'admin', '--password', 'admin');
     expect(bad.code).toBe(2);
     expect(bad.stdout).toContain('✓ 119 rows of incident match');
-    expect(bad.stderr).toMatch(/error: change_request: table: "change_request" does not exist/);
+    expect(bad.stderr).toMatch(/error: change_request: --table: "change_request" does not exist/);
   });
 
   it('delete auditing unreadable: a note, but ✗ and exit 1 with --deletes', async () => {

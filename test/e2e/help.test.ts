@@ -83,7 +83,7 @@ describe('commands and help (built CLI)', () => {
     expect(section('Where it goes:')).toMatch(/--on-bad-row <policy>[\s\S]*--dead-letter <file>/);
     expect(section('Writing to Kafka (--sink kafka):')).toContain('--skip-oversized');
     expect(section('Running many workers (--state kafka):')).toMatch(/^ {2}--state <where>[\s\S]*--exactly-once[\s\S]*--group <name>/);
-    expect(section('Exit codes:')).toMatch(/^ {2}0 .*\n {2}1 .*[\s\S]*\n {2}2 .*\n {2}130\/143 /);
+    expect(section('Exit codes:')).toMatch(/^ {2}0 [\s\S]*\n {2}1 [\s\S]*\n {2}2 [\s\S]*\n {2}130\/143\/129 /);
     expect(section('Examples:')).toContain('nowpipe demo');
   });
 

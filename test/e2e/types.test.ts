@@ -96,7 +96,7 @@ describe('--types (built CLI against the simulator)', () => {
     expect(schema.fields.find((f) => f.field === 'priority')).toEqual({ type: 'int64', optional: true, field: 'priority' });
     const two = await runCli(['schema', ...login(sim), '--table', 'task']);
     expect(two.code).toBe(2);
-    expect(two.stderr).toMatch(/^error: table: schema prints one table's schema; got incident, task\nhint: run nowpipe schema once per table/);
+    expect(two.stderr).toMatch(/^error: --table: schema prints one table's schema; got incident, task\nhint: run nowpipe schema once per table/);
     const bad = await runCli(['schema', ...login(sim), '--format', 'avro']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("argument 'avro' is invalid. Allowed choices are json-schema, connect.");

@@ -81,7 +81,7 @@ describe('the dictionary of a table, with its parents (simulator over HTTP)', ()
     sim = await startSimulator({ rows: 1 });
     const err = await readTableTypes(client(sim), 'incidnet').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toBe('table: "incidnet" has no entry in sys_db_object visible to this user (no such table, or ACLs hide it)');
+    expect((err as Error).message).toBe('--table: "incidnet" has no entry in sys_db_object visible to this user (no such table, or ACLs hide it)');
   });
 
   it('a user who may not read sys_dictionary: says that --types reads it and what to grant', async () => {

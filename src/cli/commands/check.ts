@@ -1,7 +1,8 @@
-import { SECRET_KEYS } from '../../config/keys.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
+import { secretsOf } from '../../config/resolve.js';
 import { configForTable, typedRows, type Config } from '../../config/schema.js';
 import { readTableTypes } from '../../servicenow/dictionary.js';
+import { redact, redactWith } from '../../errors/redact.js';
 import { NowpipeError } from '../../errors/index.js';
 import type { ServiceNowClient } from '../../servicenow/client.js';
 import { newStats } from '../../pipeline/events.js';
@@ -49,8 +50,9 @@ class Report {
     private readonly secrets: string[] = [],
   ) {}
 
+  /** Every secret in every form (encoded, base64, tokens met at run time), as stderr redacts them. */
   redact(text: string): string {
-    return this.secrets.reduce((t, s) => t.split(s).join('***'), text);
+    return redact(redactWith(text, this.secrets));
   }
 
   warning(message: string): void {
@@ -82,12 +84,9 @@ class Report {
           ? { message: this.redact(error.message), ...(error.hint ? { hint: this.redact(error.hint) } : {}) }
           : { message: this.redact(`unexpected error: ${error instanceof Error ? error.message : JSON.stringify(error)}`) };
     }
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    // Every string of the document, not only the error: an instance's text can echo a secret anywhere.
+    process.stdout.write(`${JSON.stringify(report, (_key, value: unknown) => (typeof value === 'string' ? this.redact(value) : value), 2)}\n`);
   }
-}
-
-function secretsOf(values: Record<string, unknown>): string[] {
-  return [...SECRET_KEYS].map((k) => values[k]).filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 
 /** The server's clock ahead (+) or behind (−) the local one, in seconds, with `Date`'s 1 s resolution. */
@@ -106,7 +105,7 @@ export async function checkCommand(flags: Flags): Promise<number> {
   let report: Report | undefined;
   try {
     const loaded = await loadConfig({ flags: rest });
-    const secrets = secretsOf(loaded.config as unknown as Record<string, unknown>);
+    const secrets = secretsOf(loaded.config);
     report = new Report(new Reporter({ quiet: false, verbose: loaded.config.verbose, format: loaded.config.logFormat }), json === true, secrets);
     await runChecks(loaded, report);
   } catch (err) {
@@ -141,9 +140,10 @@ async function checkTable(config: Config, client: ServiceNowClient, report: Repo
   const table = config.table;
   const add = (check: string, status: CheckStatus, message: string, details?: Record<string, unknown>) =>
     report.add({ table, check, status, message, ...(details ? { details } : {}) });
+  const field = config.cursorField;
   const sent = Date.now();
   const latest = await client.getTable(table, {
-    sysparm_query: `${config.query ? `${config.query}^` : ''}ORDERBYDESCsys_updated_on`,
+    sysparm_query: `${config.query ? `${config.query}^` : ''}ORDERBYDESC${field}`,
     sysparm_limit: 1,
   });
   const received = Date.now();
@@ -157,7 +157,7 @@ async function checkTable(config: Config, client: ServiceNowClient, report: Repo
   if (clock) {
     const skew = skewSeconds(latest.serverDate, (sent + received) / 2);
     if (skew === undefined) {
-      add('clock', 'fail', 'the instance sent no Date header: nowpipe will use the local clock for its high-water mark');
+      add('clock', 'warn', 'the instance sent no Date header: nowpipe will use the local clock for its high-water mark');
     } else if (Math.abs(skew) > 60) {
       add('clock', 'warn', `the server clock is ${skew.toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} the local clock; nowpipe uses the server's`, { skewSeconds: Math.round(skew) });
     } else {
@@ -169,17 +169,18 @@ async function checkTable(config: Config, client: ServiceNowClient, report: Repo
   if (!row) {
     add('utc', 'info', `no rows of ${table} visible to this user (an empty table, a filter, or ACLs)`);
   } else {
-    const updated = rawValue(row.sys_updated_on);
+    const updated = rawValue(row[field]);
     if (!isSnTimestamp(updated)) {
-      add('utc', 'fail', `sys_updated_on is not a raw UTC timestamp (${JSON.stringify(updated)})`, { latestUpdate: updated });
+      const what = updated === undefined ? `${table} has no field ${field} (the instance ignored it)` : `${field} is not a raw UTC date-time (${JSON.stringify(updated)})`;
+      add('utc', 'fail', `${what}: it cannot be the cursor${field === 'sys_updated_on' ? '' : ' (--cursor-field)'}`, { latestUpdate: updated ?? null });
     } else {
       const server = latest.serverDate ?? received;
       const ahead = (fromSnTimestamp(updated).toMillis() - server) / 1000;
       const details = { latestUpdate: updated, secondsBeforeServerClock: Math.round(-ahead) };
       if (ahead > 120) {
-        add('utc', 'fail', `the latest sys_updated_on (${updated}) is ${Math.round(ahead / 60)} min after the server clock: timestamps do not look like UTC`, details);
+        add('utc', 'fail', `the latest ${field} (${updated}) is ${Math.round(ahead / 60)} min after the server clock: timestamps do not look like UTC`, details);
       } else {
-        add('utc', 'ok', `timestamps look like UTC (latest update of ${table} ${updated}, ${Math.max(0, Math.round(-ahead))} s before the server clock)`, details);
+        add('utc', 'ok', `timestamps look like UTC (latest ${field} of ${table} ${updated}, ${Math.max(0, Math.round(-ahead))} s before the server clock)`, details);
       }
     }
   }

@@ -19,7 +19,7 @@ export async function schemaCommand(flags: Flags): Promise<number> {
   const reporter = new Reporter({ quiet: config.quiet, verbose: config.verbose });
   for (const w of warnings) reporter.warn(w);
   if (config.tableNames.length > 1) {
-    throw new ConfigError(`table: schema prints one table's schema; got ${config.tableNames.join(', ')}`, { hint: 'run nowpipe schema once per table' });
+    throw new ConfigError(`--table: schema prints one table's schema; got ${config.tableNames.join(', ')}`, { hint: 'run nowpipe schema once per table' });
   }
   const client = buildClient(config, reporter, newStats());
   const types = await readTableTypes(client, config.table);

@@ -51,6 +51,7 @@ describe('--state kafka, --exactly-once, --group (config rules)', () => {
     expect(problems({ group: 'a b', state: 'kafka', brokers: 'a:1', follow: true })).toEqual([expect.stringMatching(/^--group: "a b" is not a group name/)]);
     expect(problems({ group: 'g', state: 'kafka', brokers: 'a:1', follow: true, reset: true })).toEqual([expect.stringMatching(/^--reset: cannot be combined with --group/)]);
     expect(problems({ group: 'workers', state: 'kafka', brokers: 'a:1', follow: true })).toEqual([]);
+    expect(problems({ group: 'g', state: 'kafka', stateBrokers: 'a:1', follow: true, sink: 'file', output: '/tmp/out' })).toEqual([expect.stringMatching(/^--group: cannot be combined with --sink file/)]);
   });
 
   it('examples/kubernetes.yaml: its arguments and its Secret\'s variables make a valid config', () => {

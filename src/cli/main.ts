@@ -131,6 +131,7 @@ function program(run: (task: Promise<number>) => void, writeErr: (s: string) => 
   const check = connectionOptions(root.command('check').description('check the connection, credentials, table, clock, time zone and delete auditing'))
     .optionsGroup(GROUP.read)
     .option('--query <encoded>', 'extra encoded-query filter to count with')
+    .option('--cursor-field <field>', 'date-time field the export pages by, checked like sys_updated_on (default sys_updated_on)')
     .option('--deletes', 'fail when sys_audit_delete cannot be read')
     .option('--types', "fail when the table's dictionary cannot be read (what --types needs)");
   runOptions(check).option('--json', 'print the report as one JSON document (for scripts)');

@@ -10,7 +10,8 @@ afterEach(async () => {
 });
 
 async function instance(): Promise<Simulator> {
-  sim = await startSimulator({ rows: 40, seed: 5 });
+  // A password unlike the user name: the report redacts the password wherever it appears.
+  sim = await startSimulator({ rows: 40, seed: 5, users: [{ user: 'admin', password: 'pw-Zq81' }] });
   sim.deleteRow('incident', String(sim.rows('incident')[3]!.sys_id), { stampedAt: '2024-05-01 10:00:00' });
   return sim;
 }
@@ -20,7 +21,7 @@ const checkJson = (s: Simulator, ...more: string[]) => runCli(['check', '--url',
 describe('nowpipe check --json (built CLI against the simulator)', () => {
   it('prints one JSON document with every check, its status and details; nothing else on stdout', async () => {
     const s = await instance();
-    const res = await checkJson(s, '--user', 'admin', '--password', 'admin');
+    const res = await checkJson(s, '--user', 'admin', '--password', 'pw-Zq81');
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toBe('');
     const report = JSON.parse(res.stdout) as CheckReport;
@@ -41,7 +42,7 @@ describe('nowpipe check --json (built CLI against the simulator)', () => {
 
   it('a query that matches every row: the warning is a check in the document too (and on stderr); ok stays true', async () => {
     const s = await instance();
-    const res = await checkJson(s, '--user', 'admin', '--password', 'admin', '--query', 'priorty=1');
+    const res = await checkJson(s, '--user', 'admin', '--password', 'pw-Zq81', '--query', 'priorty=1');
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toMatch(/^warning: --query priorty=1 matches all 39 rows of incident, as many as no query/);
     const report = JSON.parse(res.stdout) as CheckReport;
@@ -53,7 +54,7 @@ describe('nowpipe check --json (built CLI against the simulator)', () => {
   it('a failing check: ok false, the check says fail, exit 1 as without --json', async () => {
     const s = await instance();
     s.insert('incident', {}, { stampedAt: new Date(Date.now() + 5 * 3600_000) });
-    const res = await checkJson(s, '--user', 'admin', '--password', 'admin');
+    const res = await checkJson(s, '--user', 'admin', '--password', 'pw-Zq81');
     expect(res.code).toBe(1);
     const report = JSON.parse(res.stdout) as CheckReport;
     expect(report.ok).toBe(false);
@@ -72,7 +73,7 @@ describe('nowpipe check --json (built CLI against the simulator)', () => {
 
   it('bad settings: exit 2, and still one JSON document naming the problem', async () => {
     const s = await instance();
-    const res = await checkJson(s, '--user', 'admin', '--password', 'admin', '--timeout', 'soon');
+    const res = await checkJson(s, '--user', 'admin', '--password', 'pw-Zq81', '--timeout', 'soon');
     expect(res.code).toBe(2);
     const report = JSON.parse(res.stdout) as CheckReport;
     expect(report.ok).toBe(false);

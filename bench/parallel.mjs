@@ -8,6 +8,8 @@
 // stdout goes to a file and is checked after the timed run: the simulator shares this process,
 // and reading 200 MB here while it serves pages would slow the simulator, not nowpipe. An untimed
 // warm-up run first fills the simulator's cache of rendered rows, so no level pays for it.
+// Each round also times bench/bare-parallel.mjs with 1 and 4 workers: the ceiling this machine
+// gives any client (NOWPIPE_BENCH_CEILING=0 leaves it out).
 // Usage: npm run build && node bench/parallel.mjs [rows] [concurrency,...] [batch-size] [runs] [spread|dense|burst]
 // With several runs per level, times are the median (and the range) of the runs.
 import { spawn } from 'node:child_process';
@@ -16,6 +18,7 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../dist/sim/index.js';
 import { BIN, fmt, load } from './lib.mjs';
 
@@ -67,6 +70,23 @@ async function backfill(concurrency, out) {
   }
 }
 
+/** The ceiling: bench/bare-parallel.mjs with `workers` loops, stdout to `out`; resolves with the wall time. */
+async function bare(workers, out) {
+  const file = await open(out, 'w');
+  try {
+    return await new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-parallel.mjs', import.meta.url)), sim.url, 'incident', batch, String(rows), String(workers)], { stdio: ['ignore', file.fd, 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e9) : reject(new Error(`bare loop exited ${code}: ${stderr}`))));
+    });
+  } finally {
+    await file.close();
+  }
+}
+
 /** The sys_ids of an NDJSON output file, and its line count. */
 async function idsIn(path) {
   const ids = new Set();
@@ -80,6 +100,13 @@ async function idsIn(path) {
 }
 
 const results = [];
+// The bare loop needs every row visible (offset paging over ACL-hidden rows is another matter);
+// the benchmark's table has none hidden.
+const withCeiling = process.env.NOWPIPE_BENCH_CEILING !== '0';
+const ceiling = new Map([
+  [1, []],
+  [4, []],
+]);
 try {
   process.stderr.write(`warm-up run (--concurrency ${Math.max(...levels)}, not timed)\n`);
   await backfill(Math.max(...levels), join(dir, 'warm-up.ndjson'));
@@ -103,6 +130,17 @@ try {
       byLevel.get(concurrency).push({ concurrency, seconds, cpu, simCpu: (simUsage.user + simUsage.system) / 1e6, lines, distinct: ids.size, missing, extra, requests: table.length, before, after });
       process.stderr.write(`--concurrency ${concurrency}: ${fmt(seconds, 1)} s, ${table.length} requests, ${ids.size} distinct rows (load ${before} → ${after})\n`);
     }
+    if (withCeiling) {
+      for (const workers of [1, 4]) {
+        const out = join(dir, `bare-${workers}.ndjson`);
+        const seconds = await bare(workers, out);
+        const { ids } = await idsIn(out);
+        await rm(out);
+        if (ids.size !== visible.size) throw new Error(`the bare loop with ${workers} workers read ${ids.size} distinct rows of ${visible.size}`);
+        ceiling.get(workers).push(seconds);
+        process.stderr.write(`bare loop, ${workers} workers: ${fmt(seconds, 1)} s\n`);
+      }
+    }
   }
   for (const concurrency of levels) {
     const all = byLevel.get(concurrency).sort((a, b) => a.seconds - b.seconds);
@@ -123,6 +161,11 @@ for (const r of results) {
   console.log(
     `| ${r.concurrency} | ${fmt(r.seconds, 1)} s${runs > 1 ? ` (${fmt(r.min, 1)}–${fmt(r.max, 1)})` : ''} | ${fmt(rows / r.seconds)} | ${base ? `${fmt(base / r.seconds, 2)}x` : '-'} | ${r.requests} | ${r.cpu === undefined ? '?' : `${fmt(r.cpu, 1)} s`} | ${fmt(r.simCpu, 1)} s | ${fmt(r.lines)} | ${complete ? `yes (${fmt(r.distinct)})` : `NO: ${r.missing} missing, ${r.extra} unknown`} | ${r.before} → ${r.after} |`,
   );
+}
+if (withCeiling) {
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const [c1, c4] = [med(ceiling.get(1)), med(ceiling.get(4))];
+  console.log(`ceiling, bench/bare-parallel.mjs (offset pages fetched, parsed and written, nothing else; same simulator, interleaved): 1 worker ${fmt(c1, 1)} s, 4 workers ${fmt(c4, 1)} s: ${fmt(c1 / c4, 2)}x`);
 }
 const four = results.find((r) => r.concurrency === 4);
 if (base && four) console.log(`speedup at 4: ${fmt(base / four.seconds, 2)}x (target ≥ 3.5x)`);

@@ -1,7 +1,11 @@
 import { NowpipeError } from './nowpipe-error.js';
 
-/** `unsorted` and `out-of-range`: the instance did not honour the keyset query (never retried). */
-export type ResponseProblem = 'not-json' | 'truncated' | 'undecodable' | 'cancelled' | 'error-body' | 'unsorted' | 'out-of-range';
+/**
+ * `unsorted` and `out-of-range`: the instance did not honour the keyset query; `bad-count`: its
+ * X-Total-Count contradicts the rows where only the count can tell hidden rows from the end.
+ * Never retried.
+ */
+export type ResponseProblem = 'not-json' | 'truncated' | 'undecodable' | 'cancelled' | 'error-body' | 'unsorted' | 'out-of-range' | 'bad-count';
 
 /**
  * A 200 that is not a good answer: the hibernation page, a cut-off body, a transaction the

@@ -174,15 +174,22 @@ export class ResponseGate {
 }
 
 /**
- * Whether rows matching the query may remain past this short page. The count is trusted only
- * while the rows do not contradict it, and a count that reaches exactly to the end of the page
- * may be a count capped at the page (some instances answer min(total, limit)): one more request
- * confirms the end then, as it does when there is no usable count.
+ * Whether rows matching the query may remain past this short page. A short page with rows
+ * never ends a query on the count's word alone (a count may lie low, or be capped at the page:
+ * some instances answer min(total, limit)), unless every row the count promised came back: one
+ * more request, from the last row, confirms the end. An empty page is where only the count can
+ * tell a block of rows hidden by ACLs (step over it) from the end; the reader replaces a count
+ * that may be capped before it gets here (see TableReader).
  */
-function rowsRemain(offset: number, limit: number, received: number, total: number | undefined, hasNext: boolean): boolean {
-  if (total !== undefined && total >= offset + received) return offset + limit <= total || hasNext;
+export function rowsRemain(offset: number, limit: number, received: number, total: number | undefined, hasNext: boolean): boolean {
   if (hasNext) return true;
-  return received > 0;
+  if (received > 0) return total !== offset + received;
+  return total !== undefined && offset + limit <= total;
+}
+
+/** A count that says nothing past this page: capped at the page asked for, met by a short page after stepping. */
+export function countMayBeCapped(offset: number, limit: number, received: number, total: number | undefined, hasNext: boolean): boolean {
+  return !hasNext && offset > 0 && received < limit && total === limit;
 }
 
 const show = (c: Cursor) => `${c.updatedOn} ${c.sysId}`;

@@ -2,7 +2,7 @@ import { ConfigError, ResponseError } from '../errors/index.js';
 import type { ServiceNowClient, Params } from './client.js';
 import { cursorOf, rawValue, type Entry, type RowShape } from './entry.js';
 import type { BatchSize } from './exchange.js';
-import { limitFor, queryFor, ResponseGate, startPosition, type ScanPosition, type ScanQuery } from './keyset.js';
+import { countMayBeCapped, limitFor, queryFor, ResponseGate, startPosition, type ScanPosition, type ScanQuery } from './keyset.js';
 import { readAhead } from './read-ahead.js';
 import { projection, rangeQuery, type Cursor } from './query.js';
 import type { Row, TableResponse } from './response.js';
@@ -222,15 +222,39 @@ export class TableReader implements KeysetReader {
         // Broke off after some rows (a reset, a cut-off body): go on from the last row taken.
         // (Failures before any row were retried by streamTable.)
         if (gate.received === 0) throw failure;
+        // A break that still brought rows is progress: the retry budget is for failures in a row.
+        if (gate.taken > 0) retrier.reset();
         await retrier.after(failure);
         position = gate.resumeAfterBreak();
         continue;
       }
       retrier.reset();
-      const outcome = gate.finish(limit, res.totalCount, res.hasNext);
+      let total = res.totalCount;
+      if (countMayBeCapped(position.offset, limit, gate.received, total, res.hasNext)) total = await this.recount(position, scan, signal);
+      const outcome = gate.finish(limit, total, res.hasNext);
       if (outcome.hiddenStep) this.events.hiddenRows?.(outcome.hiddenStep);
       position = outcome.next;
     }
+  }
+
+  /**
+   * The count of a stepping query asked alone (one row, as the probe asks): a count equal to the
+   * page asked for may be capped at it (min(total, limit)), which says nothing about the rows
+   * past this offset. One that is still below the rows already stepped over cannot tell hidden
+   * rows from the end: stop rather than guess.
+   */
+  private async recount(position: ScanPosition, scan: ScanQuery, signal: AbortSignal | undefined): Promise<number | undefined> {
+    const url = this.client.tableUrl(this.options.table, {});
+    const res = await this.client.getTable(this.options.table, { sysparm_query: queryFor(position, scan), sysparm_limit: 1, sysparm_fields: 'sys_id' }, signal);
+    const total = res.totalCount;
+    if (total === undefined || total < position.offset) {
+      throw new ResponseError(
+        `${this.options.table}: X-Total-Count ${total === undefined ? 'is missing' : `says ${total} rows`} after ${position.offset} rows hidden by ACLs were stepped over, so it cannot tell whether more hidden rows or the end follow`,
+        { problem: 'bad-count', method: 'GET', url, retriable: false },
+        { hint: 'the instance (or a proxy) reports a count that contradicts its rows; nothing after the last row written was saved, so no row is lost: rerun, and if it repeats, ask the admin whether a rule caps X-Total-Count' },
+      );
+    }
+    return total;
   }
 
   /** The rows of a response the gate takes, as entries (display values applied). */

@@ -54,10 +54,11 @@ export interface SimOptions {
    * Hostile instances, for the tests: `unsorted` ignores ORDERBY (a table or view the field
    * cannot be sorted on); `totalCount` 'capped' answers min(total, limit) on page requests (the
    * one-row probe stays honest), 'inflated' a million more than there are (endless empty pages
-   * past the end); `dateHeaderSkewMs` moves only the Date header (a broken clock in front).
+   * past the end), 'visible' only the rows the user may see (counted after ACLs: too low when
+   * rows are hidden); `dateHeaderSkewMs` moves only the Date header (a broken clock in front).
    */
   unsorted?: boolean;
-  totalCount?: 'honest' | 'capped' | 'inflated';
+  totalCount?: 'honest' | 'capped' | 'inflated' | 'visible';
   dateHeaderSkewMs?: number;
   /** OAuth at /oauth_token.do and /oauth_auth.do (see sim/oauth.ts). */
   oauth?: SimOAuthOptions;
@@ -418,7 +419,14 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       for (let i = offset; i < Math.min(n, offset + limit); i++) window.push(matched[(i * stride + 7) % n]!);
       scrambled = window;
     }
-    const total = options.totalCount === 'inflated' ? matched.length + 1_000_000 : options.totalCount === 'capped' && limit > 1 ? Math.min(matched.length, limit) : matched.length;
+    const total =
+      options.totalCount === 'inflated'
+        ? matched.length + 1_000_000
+        : options.totalCount === 'capped' && limit > 1
+          ? Math.min(matched.length, limit)
+          : options.totalCount === 'visible'
+            ? matched.filter((s) => !s.hidden).length
+            : matched.length;
     // sysparm_limit applies before ACLs: the page can come back short, or empty.
     const page = (scrambled ?? matched.slice(offset, offset + limit)).filter((s) => !s.hidden);
     const body = `{"result":[${page.map((s) => render(s, fields, mode, excludeLinks)).join(',')}]}`;

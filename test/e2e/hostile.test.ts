@@ -61,6 +61,31 @@ describe('an instance that does not behave as documented', () => {
     expect(sysIds(res.stdout).sort()).toEqual(visibleIds(s).sort());
   });
 
+  it.each(['1', '4'])('X-Total-Count capped at the page and a block of rows hidden by ACLs longer than two pages: stepped over, every visible row after it arrives (concurrency %s)', async (concurrency) => {
+    const s = await start({ rows: 0, seed: 82, totalCount: 'capped' });
+    const base = Date.parse('2024-03-01T00:00:00Z');
+    let n = 0;
+    const add = (count: number, hidden: boolean) => {
+      for (let i = 0; i < count; i++, n++) s.insert('incident', { number: `R${n}` }, { stampedAt: new Date(base + n * 1000), hidden });
+    };
+    add(15, false);
+    add(35, true);
+    add(30, false);
+    const cp = join(await tempDir(), 'cp.json');
+    const res = await runCli(args(s, cp, '--batch-size', '10', '--concurrency', concurrency, '--since', '2024-02-01'));
+    expect(res.code, res.stderr).toBe(0);
+    expect(sysIds(res.stdout).sort()).toEqual(visibleIds(s).sort());
+    expect(visibleIds(s)).toHaveLength(45);
+  });
+
+  it.each(['1', '4'])('X-Total-Count counted after ACLs (too low where rows are hidden): a short page never ends the read on its word (concurrency %s)', async (concurrency) => {
+    const s = await start({ rows: 400, seed: 83, totalCount: 'visible', aclHiddenRatio: 0.3 });
+    const cp = join(await tempDir(), 'cp.json');
+    const res = await runCli(args(s, cp, '--batch-size', '10', '--concurrency', concurrency));
+    expect(res.code, res.stderr).toBe(0);
+    expect(sysIds(res.stdout).sort()).toEqual(visibleIds(s).sort());
+  });
+
   it('X-Total-Count far too high with endless empty pages: stepping over shows on the way, warns once, goes through the limiter, and ends', async () => {
     const s = await start({ rows: 50, seed: 74, totalCount: 'inflated' });
     const cp = join(await tempDir(), 'cp.json');

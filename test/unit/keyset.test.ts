@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ResponseError } from '../../src/errors/index.js';
-import { limitFor, queryFor, ResponseGate, startPosition, type ScanPosition } from '../../src/servicenow/keyset.js';
+import { countMayBeCapped, limitFor, queryFor, ResponseGate, startPosition, type ScanPosition } from '../../src/servicenow/keyset.js';
 
 const T = '2024-01-01 10:00:00';
 const T2 = '2024-01-01 10:00:01';
@@ -67,6 +67,23 @@ describe('keyset scan', () => {
     const g = gate(startPosition(c(T, '')));
     for (let i = 0; i < 9; i++) g.admit(c(`2024-01-01 10:00:1${i}`, 'a')); // one of ten hidden by an ACL
     expect(g.finish(10, 10, false).next).toMatchObject({ cursor: c('2024-01-01 10:00:18', 'a'), offset: 0 });
+  });
+
+  it('a short page with rows ends the scan only when every counted row came back: a count that may lie low is confirmed', () => {
+    const g = gate(startPosition(c(T, '')));
+    for (let i = 0; i < 6; i++) g.admit(c(`2024-01-01 10:00:1${i}`, 'a'));
+    // 6 of 10 came back (the rest hidden by ACLs) and the count says 8: it cannot be trusted to
+    // say nothing follows (a count made after ACLs, or one that went stale, looks the same).
+    expect(g.finish(10, 8, false).next).toMatchObject({ cursor: c('2024-01-01 10:00:15', 'a'), offset: 0 });
+  });
+
+  it('after stepping over hidden rows, a count equal to the page asked for may be capped at it: the reader asks the count alone', () => {
+    expect(countMayBeCapped(9, 10, 0, 10, false)).toBe(true);
+    expect(countMayBeCapped(9, 10, 3, 10, false)).toBe(true);
+    expect(countMayBeCapped(0, 10, 0, 10, false)).toBe(false); // at the start a capped count still says "step"
+    expect(countMayBeCapped(9, 10, 0, 10, true)).toBe(false);
+    expect(countMayBeCapped(9, 10, 0, 500, false)).toBe(false);
+    expect(countMayBeCapped(9, 10, 10, 10, false)).toBe(false); // a full page needs no count
   });
 
   it('a count the rows contradict is not trusted: one more request confirms the end', () => {

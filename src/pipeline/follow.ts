@@ -36,7 +36,7 @@ export async function follow(pump: Pump, o: FollowOptions): Promise<void> {
     let polled = false;
     try {
       const now = instance.now();
-      o.watch.check(now, pump.progress.cursor);
+      o.watch.check(now, pump.progress.cursor, o.window.overlap);
       full = await catchUp(pump, o.streams, highWaterMark(now, o.lag), o.window, signal);
       polled = true;
       events.emit({ type: 'poll-ok', table });
@@ -46,8 +46,11 @@ export async function follow(pump: Pump, o: FollowOptions): Promise<void> {
       if (!isTransient(err)) throw err;
       events.emit({ type: 'poll-failed', table, error: err as NowpipeError });
     }
-    if (full) continue; // more is waiting: catch up without sleeping
     const changes = pump.progress.rows - before.rows + (pump.progress.deletes ?? 0) - (before.deletes ?? 0);
+    // A full page that brought changes: more may be waiting, catch up without sleeping. One
+    // that brought none was the overlap re-read of a dense second already written: polling at
+    // once would only read it again and again.
+    if (full && changes > 0) continue;
     const wake = instance.nextPoll(started + o.pollSeconds * 1000);
     try {
       for (let now = clock.now(); now < wake; now = clock.now()) {

@@ -32,6 +32,24 @@ describe('follow', () => {
     expect(stats.rows).toBe(got.length);
   });
 
+  it('a full page of rows already written (a dense second in the overlap window) does not make it poll again at once', async () => {
+    const w = world(10);
+    for (let i = 0; i < 10; i++) w.table.add(row(second(w) - 3));
+    const seen: string[] = [];
+    let polls = 0;
+    const { outcome } = await run(w, { follow: true, pollSeconds: 5, overlap: 5 }, (e, stop) => {
+      if (e.type === 'poll-ok' || e.type === 'waiting') seen.push(e.type);
+      if (e.type === 'poll-ok' && ++polls === 4) stop();
+    });
+    expect(outcome.error).toBeUndefined();
+    expect(w.sink.written).toHaveLength(10);
+    // A poll straight after another only when the one before brought changes: never twice in a
+    // row here, where every poll re-reads the same full page of versions already written.
+    const backToBack = seen.filter((t, i) => t === 'poll-ok' && seen[i + 1] === 'poll-ok').length;
+    expect(backToBack).toBeLessThanOrEqual(1);
+    expect(seen.filter((t) => t === 'waiting').length).toBeGreaterThanOrEqual(3);
+  });
+
   it('a row that commits late inside the overlap window is written once, when it becomes visible', async () => {
     const w = world(10);
     for (let i = 1; i <= 5; i++) w.table.add(row(i));

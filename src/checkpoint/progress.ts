@@ -64,13 +64,16 @@ function schemas(now: () => number) {
         slices: z.array(slice).min(1).optional(),
         slicesHi: t.optional(),
         recent: z.object({ rows: versions.optional(), deletes: versions.optional() }).optional(),
+        recentFrom: z.object({ rows: t.optional(), deletes: t.optional() }).optional(),
       },
       { error: 'must be an object with the table\'s cursor' },
     )
     .superRefine((p, ctx) => {
       if ((p.slices === undefined) !== (p.slicesHi === undefined)) ctx.addIssue({ code: 'custom', path: ['slices'], message: 'slices and slicesHi go together' });
       for (const [i, s] of (p.slices ?? []).entries()) {
-        const startsBefore = s.start < s.end || (s.start === s.end && s.startId !== undefined && s.endId !== undefined && s.startId < s.endId);
+        // Inside one second a slice runs from a row to a later row, or from a row to the end of
+        // that second (the last slice, when a cut or the first page ended in its high-water second).
+        const startsBefore = s.start < s.end || (s.start === s.end && s.startId !== undefined && (s.endId === undefined || s.startId < s.endId));
         if (!startsBefore) ctx.addIssue({ code: 'custom', path: ['slices', i], message: `starts at ${s.start}, not before its end ${s.end}` });
       }
     });
@@ -106,6 +109,8 @@ export interface TableProgress {
   /** The high-water mark the slices were planned up to. */
   slicesHi?: string;
   recent?: Partial<Record<StreamName, VersionWindow>>;
+  /** Per stream, once the versions' cap forgot whole seconds: the first second remembered whole (see transitions.remember). */
+  recentFrom?: Partial<Record<StreamName, string>>;
 }
 
 export interface CheckpointFile {

@@ -23,11 +23,27 @@ export function windowStart(cursor: Cursor, overlapSeconds: number): string {
   return shiftSnTimestamp(cursor.updatedOn, -Math.ceil(overlapSeconds) - 1);
 }
 
-/** Adds written versions to a window and forgets those older than `from`, the oldest first past the cap. */
-export function remember(window: VersionWindow | undefined, written: readonly Written[], from: string): VersionWindow | undefined {
+/**
+ * A stream's remembered versions: `window`, and `floor` once the cap made it forget whole
+ * seconds: from `floor` on every second is remembered whole, so the overlap re-read starts there
+ * (re-reading a forgotten second would write all of it again, on every poll).
+ */
+export interface Remembered {
+  window?: VersionWindow;
+  floor?: string;
+}
+
+/**
+ * Adds written versions to a window and forgets those older than `from`, the oldest seconds
+ * first past the cap, never the second `keep` (the cursor's: a resume may be in the middle of
+ * it). A floor the window no longer reaches is dropped.
+ */
+export function remember(was: Remembered, written: readonly Written[], from: string, keep: string): Remembered {
+  const window = was.window;
+  const floor = was.floor !== undefined && was.floor > from ? was.floor : undefined;
   const fresh = written.filter((w) => w.at >= from);
   const stale = window !== undefined && Object.keys(window).some((second) => second < from);
-  if (fresh.length === 0 && !stale) return window;
+  if (fresh.length === 0 && !stale && floor === was.floor) return was;
   const next: VersionWindow = {};
   for (const [second, versions] of Object.entries(window ?? {})) if (second >= from) next[second] = versions;
   const copied = new Set<string>(); // copy on write: the old window's arrays stay as they were
@@ -39,28 +55,51 @@ export function remember(window: VersionWindow | undefined, written: readonly Wr
     next[w.at]!.push(w.version);
   }
   let size = Object.values(next).reduce((n, v) => n + v.length, 0);
+  let forgotten: string | undefined;
   for (const second of Object.keys(next).sort()) {
-    if (size <= MAX_RECENT_VERSIONS) break;
+    if (size <= MAX_RECENT_VERSIONS || second >= keep) break;
     size -= next[second]!.length;
     delete next[second];
+    forgotten = second;
   }
-  return Object.keys(next).length > 0 ? next : undefined;
+  const newFloor = forgotten !== undefined ? shiftSnTimestamp(forgotten, 1) : undefined;
+  return {
+    window: Object.keys(next).length > 0 ? next : undefined,
+    floor: newFloor !== undefined && (floor === undefined || newFloor > floor) ? newFloor : floor,
+  };
 }
 
-function withRecent(p: TableProgress, stream: StreamName, window: VersionWindow | undefined): TableProgress['recent'] {
-  if (window === p.recent?.[stream]) return p.recent;
-  const recent = { ...p.recent, [stream]: window };
-  if (window === undefined) delete recent[stream];
-  return Object.keys(recent).length > 0 ? recent : undefined;
+function withRecent(p: TableProgress, stream: StreamName, r: Remembered): Pick<TableProgress, 'recent' | 'recentFrom'> {
+  let recent = p.recent;
+  if (r.window !== p.recent?.[stream]) {
+    const next = { ...p.recent, [stream]: r.window };
+    if (r.window === undefined) delete next[stream];
+    recent = Object.keys(next).length > 0 ? next : undefined;
+  }
+  let recentFrom = p.recentFrom;
+  if (r.floor !== p.recentFrom?.[stream]) {
+    const next = { ...p.recentFrom, [stream]: r.floor };
+    if (r.floor === undefined) delete next[stream];
+    recentFrom = Object.keys(next).length > 0 ? next : undefined;
+  }
+  return { recent, recentFrom };
+}
+
+const rememberedOf = (p: TableProgress, stream: StreamName): Remembered => ({ window: p.recent?.[stream], floor: p.recentFrom?.[stream] });
+
+function withoutUndefined(p: TableProgress): TableProgress {
+  if (p.recent === undefined) delete p.recent;
+  if (p.recentFrom === undefined) delete p.recentFrom;
+  return p;
 }
 
 /** A stream's rows up to `to` are durable: its cursor moves there and the versions are remembered. */
 export function advance(p: TableProgress, stream: StreamName, to: Cursor, written: readonly Written[], overlapSeconds: number): TableProgress {
   const key = stream === 'rows' ? 'cursor' : 'deletesCursor';
   const cursor = later(p[key], to);
-  const recent = withRecent(p, stream, remember(p.recent?.[stream], written, windowStart(cursor, overlapSeconds)));
-  if (cursor === p[key] && written.length === 0 && recent === p.recent) return p;
-  const next: TableProgress = { ...p, [key]: cursor, recent };
+  const r = withRecent(p, stream, remember(rememberedOf(p, stream), written, windowStart(cursor, overlapSeconds), cursor.updatedOn));
+  if (cursor === p[key] && written.length === 0 && r.recent === p.recent && r.recentFrom === p.recentFrom) return p;
+  const next: TableProgress = withoutUndefined({ ...p, [key]: cursor, ...r });
   if (stream === 'rows') next.rows = p.rows + written.length;
   else next.deletes = (p.deletes ?? 0) + written.length;
   return next;
@@ -84,8 +123,8 @@ function replaceSlice(p: TableProgress, index: number, change: (s: Slice) => Sli
 export function sliceAdvanced(p: TableProgress, index: number, to: Cursor, written: readonly Written[], overlapSeconds: number): TableProgress {
   const slices = replaceSlice(p, index, (s) => ({ ...s, cursor: later(s.cursor, to) }));
   const top = slices.reduce<Cursor>((acc, s) => (s.cursor ? later(acc, s.cursor) : acc), p.cursor);
-  const recent = withRecent(p, 'rows', remember(p.recent?.rows, written, windowStart(top, overlapSeconds)));
-  return { ...p, slices, rows: p.rows + written.length, recent };
+  const r = withRecent(p, 'rows', remember(rememberedOf(p, 'rows'), written, windowStart(top, overlapSeconds), top.updatedOn));
+  return withoutUndefined({ ...p, slices, rows: p.rows + written.length, ...r });
 }
 
 /** A slice is read to its end (its last rows durable). */
@@ -99,7 +138,7 @@ export function slicesMerged(p: TableProgress, overlapSeconds: number): TablePro
   if (p.slices.some((s) => !s.done)) throw new Error('slices merged before every slice was done');
   const cursor = p.slices.reduce<Cursor>((acc, s) => (s.cursor ? later(acc, s.cursor) : acc), p.cursor);
   const { slices: _slices, slicesHi: _hi, ...rest } = p;
-  return { ...rest, cursor, recent: withRecent(p, 'rows', remember(p.recent?.rows, [], windowStart(cursor, overlapSeconds))) };
+  return withoutUndefined({ ...rest, cursor, ...withRecent(p, 'rows', remember(rememberedOf(p, 'rows'), [], windowStart(cursor, overlapSeconds), cursor.updatedOn)) });
 }
 
 /** Whether this version of a row is already written (it lies in the remembered window). */

@@ -29,11 +29,15 @@ export function highWaterMark(instanceNowMs: number, lagSeconds: number, until?:
  * Where a stream's sweep starts: the saved cursor, minus the overlap window, so rows that
  * committed late behind it are read again (the versions already written are dropped).
  */
-export function sweepStart(saved: Cursor | undefined, window: Window): Cursor {
+export function sweepStart(saved: Cursor | undefined, window: Window, floor?: string): Cursor {
   if (!saved) return { updatedOn: window.since, sysId: '' };
   if (window.overlap <= 0) return saved;
-  const back = shiftSnTimestamp(saved.updatedOn, -Math.ceil(window.overlap));
-  return { updatedOn: back > window.since ? back : window.since, sysId: '' };
+  let back = shiftSnTimestamp(saved.updatedOn, -Math.ceil(window.overlap));
+  if (back < window.since) back = window.since;
+  // Seconds the versions' cap forgot would be written again whole: start where they are known
+  // (never after the cursor's own second, which is never forgotten).
+  if (floor !== undefined && floor > back) back = floor <= saved.updatedOn ? floor : saved.updatedOn;
+  return { updatedOn: back, sysId: '' };
 }
 
 export function streamCursor(progress: TableProgress, stream: StreamName): Cursor | undefined {
@@ -50,7 +54,7 @@ export function pageBatch(stream: StreamName, page: Page, commit: Batch['commit'
  * (more rows may have arrived meanwhile: poll again at once). The caller drains the pump.
  */
 export async function sweepInto(pump: Pump, stream: Stream, hi: string, window: Window, signal: AbortSignal): Promise<boolean> {
-  const from = sweepStart(streamCursor(pump.progress, stream.name), window);
+  const from = sweepStart(streamCursor(pump.progress, stream.name), window, pump.progress.recentFrom?.[stream.name]);
   let full = false;
   for await (const page of stream.reader.sweep(from, hi, signal)) {
     if (page.response?.full) full = true;

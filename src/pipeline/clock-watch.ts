@@ -1,5 +1,5 @@
 import type { Cursor } from '../servicenow/query.js';
-import { toSnTimestamp } from '../servicenow/time.js';
+import { shiftSnTimestamp, toSnTimestamp } from '../servicenow/time.js';
 import type { Clock } from './clock.js';
 import type { RunEvents } from './events.js';
 
@@ -18,8 +18,9 @@ function span(ms: number): string {
 
 /**
  * Checks the instance's clock (its `Date` header) against the local one and against the saved
- * position. A clock far off, or behind the cursor, does not lose rows (nothing is read past the
- * instance's present), but a run that reads nothing must say why.
+ * position. A clock far off, or behind the cursor, does not by itself lose rows (nothing is read
+ * past the instance's present), but a run that reads nothing must say why, and a clock behind a
+ * row already written may have been set back: the warning says what that would cost.
  */
 export class ClockWatch {
   private readonly said = new Map<string, number>();
@@ -30,14 +31,22 @@ export class ClockWatch {
     private readonly clock: Clock,
   ) {}
 
-  check(instanceNow: number, cursor: Cursor | undefined): void {
+  check(instanceNow: number, cursor: Cursor | undefined, overlapSeconds = 0): void {
     const local = this.clock.now();
     const skew = instanceNow - local;
     if (Math.abs(skew) > SKEW_WARN_MS) {
       this.warn('skew', `the instance's clock (${toSnTimestamp(instanceNow)} UTC, from its Date header) is ${span(skew)} ${skew > 0 ? 'ahead of' : 'behind'} the local clock; nowpipe reads up to the instance's clock`);
     }
-    if (cursor && cursor.updatedOn > toSnTimestamp(instanceNow)) {
-      this.warn('behind', `the instance's clock (${toSnTimestamp(instanceNow)} UTC) is behind the position of ${this.table} (${cursor.updatedOn}): nothing newer can be read until the instance's clock passes it`);
+    const present = toSnTimestamp(instanceNow);
+    if (cursor && cursor.updatedOn > present) {
+      // A row cursor (not a --since in the future) was stamped by this same clock. Either the
+      // Date header is wrong (a proxy, a broken clock in front) or the clock was set back; then
+      // the rows it stamps until it passes the position would fall behind the re-read.
+      const setBack =
+        cursor.sysId !== '' && present < shiftSnTimestamp(cursor.updatedOn, -Math.ceil(overlapSeconds))
+          ? `. If its clock was really set back, rows it stamps before it passes the position fall behind the --overlap re-read and are not read: rerun once it is right with --reset --since <a time before it went back>`
+          : '';
+      this.warn('behind', `the instance's clock (${present} UTC) is behind the position of ${this.table} (${cursor.updatedOn}): nothing newer can be read until the instance's clock passes it${setBack}`);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { StreamName, TableProgress } from '../checkpoint/progress.js';
 import type { CheckpointStore } from '../checkpoint/store.js';
-import { written as alreadyWritten, type Written } from '../checkpoint/transitions.js';
+import { MAX_RECENT_VERSIONS, written as alreadyWritten, type Written } from '../checkpoint/transitions.js';
 import type { Entry } from '../servicenow/entry.js';
 import type { ChangeRecord, Sink } from '../sinks/types.js';
 import type { RunEvents, RunStats } from './events.js';
@@ -43,6 +43,7 @@ export class Pump {
   private failure?: { error: unknown };
   /** Committed progress with the pipe's byte count at that moment, for a rewind (see rewind). */
   private readonly history: Array<{ bytes: number; progress: TableProgress }> = [];
+  private readonly floorSaid = new Set<string>();
 
   constructor(private readonly options: PumpOptions) {
     this.committed = options.progress;
@@ -122,9 +123,25 @@ export class Pump {
   private async commit(next: TableProgress): Promise<void> {
     if (next === this.committed) return;
     await this.options.store.save(next);
+    const was = this.committed;
     this.committed = next;
+    this.sayFloor(was, next);
     const pipe = this.options.sink.pipe;
     if (pipe) this.remember(pipe.handedOn(), pipe.unreadAtMost, next);
+  }
+
+  /** Once per stream and run: the versions' cap made the overlap re-read start later (see transitions.remember). */
+  private sayFloor(was: TableProgress, next: TableProgress): void {
+    for (const stream of ['rows', 'deletes'] as const) {
+      const floor = next.recentFrom?.[stream];
+      if (floor === undefined || floor === was.recentFrom?.[stream] || this.floorSaid.has(stream)) continue;
+      this.floorSaid.add(stream);
+      this.options.events.emit({
+        type: 'warning',
+        table: this.options.table,
+        message: `more than ${MAX_RECENT_VERSIONS.toLocaleString('en-US')} row versions ${stream === 'deletes' ? 'of deletes ' : ''}were stamped within --overlap of each other: until the position moves on, the overlap re-read starts at ${floor} (rows committing late with an earlier stamp would not be read; the versions before it were forgotten to keep the checkpoint small)`,
+      });
+    }
   }
 
   /** Keeps the newest commit at least `unreadAtMost` bytes back, and every commit after it. */

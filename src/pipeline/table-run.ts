@@ -103,9 +103,9 @@ async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: Tabl
   const window: Window = { since: job.since, overlap: job.overlap };
   const watch = new ClockWatch(table, events, clock);
   const rows = job.streams[0]!;
-  const from = sweepStart(pump.progress.cursor, window);
+  const from = sweepStart(pump.progress.cursor, window, pump.progress.recentFrom?.rows);
   const probe = await rows.reader.probe(from.updatedOn, signal);
-  watch.check(probe.serverNow, saved?.cursor);
+  watch.check(probe.serverNow, saved?.cursor, job.overlap);
   if (probe.total !== undefined) stats.total = (stats.total ?? 0) + probe.total;
   const hi = highWaterMark(probe.serverNow, job.lag, job.until);
   events.emit({ type: 'reading', table, from: from.updatedOn, hi, total: probe.total });
@@ -141,7 +141,7 @@ async function exportTable(job: TableJob, deps: RunDeps, pump: Pump, saved: Tabl
  * Undefined when that page was not full (the backfill is done, or nearly).
  */
 async function firstPage(pump: Pump, stream: Stream, hi: string, window: Window, signal: AbortSignal, clock: RunDeps['clock']): Promise<{ waitMs: number; workMs: number; last: Cursor } | undefined> {
-  const from = sweepStart(pump.progress.cursor, window);
+  const from = sweepStart(pump.progress.cursor, window, pump.progress.recentFrom?.rows);
   let firstAt: number | undefined;
   try {
     for await (const page of stream.reader.sweep(from, hi, signal)) {

@@ -168,6 +168,20 @@ describe('a checkpoint that nowpipe did not write as it is', () => {
     await s.close();
   });
 
+  it('reads back a slice planned inside the high-water second (from a row to the end of that second)', async () => {
+    const path = join(await dir(), 'cp.json');
+    const d = good();
+    const slices = [
+      { start: '2024-01-01 00:00:00', end: '2024-01-05 00:00:00', endId: 'm', first: true, done: false },
+      { start: '2024-01-05 00:00:00', startId: 'm', end: '2024-01-05 00:00:00', first: false, done: false },
+    ];
+    await writeFile(path, JSON.stringify({ ...d, tables: { incident: { ...d.tables.incident, slices, slicesHi: '2024-01-05 00:00:00' } } }));
+    const s = new CheckpointStore(path);
+    await s.open({ reset: false });
+    expect(s.load(scope)?.slices?.[1]).toMatchObject({ start: '2024-01-05 00:00:00', startId: 'm', end: '2024-01-05 00:00:00' });
+    await s.close();
+  });
+
   it('a newer version is refused as such, not as damaged', async () => {
     const path = join(await dir(), 'cp.json');
     await writeFile(path, JSON.stringify({ ...good(), version: 7 }));

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { POLL_MARGIN_MS, PROBE_SLACK_MS, ServerClock } from '../../src/servicenow/clock.js';
 import { rng } from '../../src/sim/data.js';
+import { ClockWatch } from '../../src/pipeline/clock-watch.js';
+import { RunEvents } from '../../src/pipeline/events.js';
 
 
 /**
@@ -176,5 +178,36 @@ describe('ServerClock.nextPoll: polls just after the instance second turns', () 
     expect(clock.nextPoll(T0 + 20_600, T0 + 1000)).toBe(T0 + 21_000 + POLL_MARGIN_MS);
     // A poll that took longer than its interval: the next turn after now.
     expect(clock.nextPoll(T0 + 3000, T0 + 3700)).toBe(T0 + 4000 + POLL_MARGIN_MS);
+  });
+});
+
+describe('ClockWatch: what the instance clock says about the saved position', () => {
+  const at = (iso: string) => Date.parse(`${iso}Z`);
+  const make = () => {
+    const warnings: string[] = [];
+    const events = new RunEvents();
+    events.on((e) => e.type === 'warning' && warnings.push(e.message));
+    return { warnings, watch: new ClockWatch('incident', events, { now: () => at('2024-03-01T12:00:00'), sleep: () => Promise.resolve() }) };
+  };
+
+  it('a clock behind a row already written, by more than the overlap: the warning says a set-back clock would leave rows behind the re-read', () => {
+    const { watch, warnings } = make();
+    watch.check(at('2024-03-01T11:50:00'), { updatedOn: '2024-03-01 12:00:00', sysId: 'abc' }, 5);
+    expect(warnings.filter((w) => w.includes('behind the position'))).toEqual([
+      "the instance's clock (2024-03-01 11:50:00 UTC) is behind the position of incident (2024-03-01 12:00:00): nothing newer can be read until the instance's clock passes it. If its clock was really set back, rows it stamps before it passes the position fall behind the --overlap re-read and are not read: rerun once it is right with --reset --since <a time before it went back>",
+    ]);
+  });
+
+  it('within the overlap, or a --since in the future (no row written there): the plain warning', () => {
+    for (const [now, cursor] of [
+      ['2024-03-01T11:59:57', { updatedOn: '2024-03-01 12:00:00', sysId: 'abc' }],
+      ['2024-03-01T11:00:00', { updatedOn: '2024-03-01 12:00:00', sysId: '' }],
+    ] as const) {
+      const { watch, warnings } = make();
+      watch.check(at(now), cursor, 5);
+      const behind = warnings.filter((w) => w.includes('behind the position'));
+      expect(behind).toHaveLength(1);
+      expect(behind[0]).toMatch(/is behind the position of incident \(2024-03-01 12:00:00\): nothing newer can be read until the instance's clock passes it$/);
+    }
   });
 });

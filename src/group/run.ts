@@ -13,7 +13,7 @@ import { runTable, type RunDeps, type TableJob, type TableOutcome } from '../pip
 import { stickyTablesAssigner, tablesByPartition } from './assign.js';
 import { checkGroupTables } from './descriptor.js';
 
-/** A group member's output is never a pipe to rewind (see TableOutcome.rewind). */
+/** A table's outcome once its lease is released: another member may hold it, so it is never moved back. */
 const nothingToRewind = (): Promise<undefined> => Promise.resolve(undefined);
 
 const { Kafka } = kafkajs;
@@ -107,10 +107,13 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
       deps.events.emit({ type: 'info', table, message: `group ${options.group}: this member runs ${table}` });
       try {
         const o = await runTable(job, { ...deps, sink, store, signal: AbortSignal.any([signal, store.lost]) });
+        // The output's reader went away (a log shipper restarting): move the table back before
+        // what it may not have read, while this member still holds it (see runTables).
+        if (sink.pipe?.closed()) await o.rewind();
         // The table's lease lost to another member (this one stalled) is a failure, not a stop:
         // the member ends and the group moves its tables, rather than leave this one unread.
         const lost = store.lost.aborted && !signal.aborted ? (store.lost.reason as unknown) : undefined;
-        return { ...o, error: o.error ?? lost, ran: true };
+        return { ...o, error: o.error ?? lost, ran: true, rewind: nothingToRewind };
       } finally {
         await store.close();
       }
@@ -156,8 +159,16 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
     const partitions = payload.memberAssignment[options.assignTopic] ?? [];
     reconcile(partitions.map((p) => byPartition[p]!).filter(Boolean));
   });
+  const groupFailed = (err: unknown) => {
+    const error = kafkaError(err, context('connect'));
+    if (failures.length === 0) failures.push({ table: options.group, progress: freshProgress(jobs[0]!.scope, jobs[0]!.since), saved: false, error, rewind: nothingToRewind });
+    member.abort(error);
+  };
+  // kafkajs resolves consumer.run() even when joining the group fails for good (no READ on the
+  // group, another protocol under the same group id): it reports a crash it will not restart
+  // from. The member then has no tables and never will: a failure, not a clean end.
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    if (!payload.restart) member.abort(kafkaError(payload.error, context('connect')));
+    if (!payload.restart && !member.signal.aborted) groupFailed(payload.error);
   });
   try {
     await consumer.connect();
@@ -168,8 +179,7 @@ export async function runGroup(jobs: readonly TableJob[], deps: Omit<RunDeps, 's
       member.signal.addEventListener('abort', () => resolve(), { once: true });
     });
   } catch (err) {
-    member.abort(err);
-    if (failures.length === 0) failures.push({ table: options.group, progress: freshProgress(jobs[0]!.scope, jobs[0]!.since), saved: false, error: kafkaError(err, context('connect')), rewind: nothingToRewind });
+    groupFailed(err);
   } finally {
     deps.signal.removeEventListener('abort', onStop);
     // Leave the group only once every table is stopped and released: the others then take them at once.

@@ -4,6 +4,7 @@
 // --user-agent) shows that no table was read by two processes at once, and the topic that every
 // change arrived, once.
 import { randomUUID } from 'node:crypto';
+import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RecordedRequest, type Row, type Simulator } from '../../src/sim/index.js';
 import { runCli, startCli, tempDir, waitFor, type StartedCli } from '../helpers/cli.js';
@@ -173,6 +174,39 @@ describe('--group (three processes, six tables, a real broker)', () => {
       for (const m of members) m.cli.child.kill('SIGKILL');
     }
   }, 300_000);
+
+  it('a group id that other consumers use with another protocol: the member cannot join, and says so (exit 1, not a clean exit 0)', async () => {
+    await setup.required();
+    await requireBroker();
+    const group = `nowpipe-test-${randomUUID().slice(0, 8)}`;
+    const state = uniqueTopic('group-state');
+    const other = uniqueTopic('group-other');
+    topics.push(state, other, `nowpipe.assign.${group}`);
+    await createTopic(other);
+    // Another application's consumer holds the group id with kafkajs's own assigner.
+    const kafka = new kafkajs.Kafka({ clientId: 'nowpipe-test-other', brokers: BROKERS, logLevel: kafkajs.logLevel.NOTHING });
+    const squatter = kafka.consumer({ groupId: group });
+    await squatter.connect();
+    await squatter.subscribe({ topics: [other] });
+    await squatter.run({ eachMessage: async () => undefined });
+    try {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        for (const end = Date.now() + 60_000; (await admin.describeGroups([group])).groups[0]?.state !== 'Stable'; ) {
+          if (Date.now() > end) throw new Error('the other consumer never joined its group');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      } finally {
+        await admin.disconnect();
+      }
+      const res = await runCli(['--url', sim.url, '--table', 'incident,problem', '--user', 'admin', '--state', 'kafka', '--state-topic', state, '--brokers', BROKERS.join(','), '--group', group, '--follow', '--lock-stale-after', String(SESSION_S)], { env, cwd: await tempDir(), timeoutMs: 90_000 });
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toMatch(/^error: .*(protocol|group)/im);
+    } finally {
+      await squatter.disconnect();
+    }
+  }, 150_000);
 
   it('a member started with another table list is refused (exit 2): another count, or the same count of other tables', async () => {
     await setup.required();

@@ -28,6 +28,9 @@ export const STATE_TOPIC_CONFIG: Record<string, string> = {
   'segment.ms': String(60 * 60_000),
   'segment.bytes': String(64 * 1024 * 1024),
   'message.timestamp.type': 'LogAppendTime',
+  // A checkpoint carries the row versions of its overlap window: a dense second can take it past
+  // the brokers' default of 1 MB.
+  'max.message.bytes': String(16 * 1024 * 1024),
 };
 
 export interface KafkaStateOptions {
@@ -247,7 +250,8 @@ export class KafkaState {
     this.link = undefined;
     const closing = async () => {
       if (!link) return;
-      await this.writing;
+      // Bounded: with the brokers gone, the writes queued may each retry for long.
+      await withDeadline(this.writing, KAFKA_TIMEOUTS.closeMs, () => new Error('timed out')).catch(() => undefined);
       await withDeadline(link.close(), KAFKA_TIMEOUTS.closeMs, () => new Error('disconnect timed out')).catch(() => link.terminate().catch(() => undefined));
     };
     await Promise.all([...tails.map((t) => t.stop()), closing()]);

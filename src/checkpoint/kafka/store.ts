@@ -66,6 +66,8 @@ export class KafkaCheckpointStore implements CheckpointStore {
   readonly lost: AbortSignal = this.lostController.signal;
   private timer?: NodeJS.Timeout;
   private unlisten?: () => void;
+  /** The renewal in flight: a stop waits for it, so no `held` lands after our `released`. */
+  private renewing?: Promise<void>;
 
   constructor(private readonly options: KafkaStoreOptions) {
     this.where = options.state.where;
@@ -95,9 +97,12 @@ export class KafkaCheckpointStore implements CheckpointStore {
       this.timer = setInterval(() => void this.renew(), Math.max(100, Math.min(5_000, Math.floor(this.options.staleAfterMs / 6))));
       this.timer.unref();
       for (const h of this.held.values()) {
-        // Every transaction open before our lease has ended (ours were aborted just now): the
-        // committed reader then holds the table's last checkpoint.
-        await this.state.committedPassed(h.partition, h.heldAt, this.options.signal);
+        // Read the table's last checkpoint once every transaction that could still commit one
+        // has ended. Without transactions, that is every record before our `held`. With them, an
+        // older producer of the table (a zombie) is fenced only when ours opened, after `held`: a
+        // commit of its could land between the two, so read up to a mark written after the fence.
+        const upTo = this.state.transactions ? await this.mark(h) : h.heldAt;
+        await this.state.committedPassed(h.partition, upTo, this.options.signal);
         if (options.reset) {
           await this.state.write(progressMessage(h.key, h.partition, null)).catch((err: unknown) => {
             throw kafkaError(err, this.state.context('write', h.table));
@@ -112,6 +117,14 @@ export class KafkaCheckpointStore implements CheckpointStore {
       await this.close();
       throw err;
     }
+  }
+
+  /** A tombstone on a key of this run's own in the table's partition, written now; its offset. */
+  private async mark(h: Held): Promise<number> {
+    const landed = await this.state.write({ key: `barrier|${this.state.me.owner}`, value: null, partition: h.partition, headers: {} }).catch((err: unknown) => {
+      throw kafkaError(err, this.state.context('write', h.table));
+    });
+    return landed.offset;
   }
 
   private parse(table: string, text: string | null | undefined): TableProgress | undefined {
@@ -207,7 +220,18 @@ export class KafkaCheckpointStore implements CheckpointStore {
   }
 
   private async renew(): Promise<void> {
+    // One renewal at a time: with the brokers away, renewals stacking up behind a write that
+    // retries would each have to fail before a stop could finish.
+    if (this.renewing) return;
+    this.renewing = this.renewEach().finally(() => {
+      this.renewing = undefined;
+    });
+    await this.renewing;
+  }
+
+  private async renewEach(): Promise<void> {
     for (const h of [...this.held.values()]) {
+      if (!this.held.has(h.table)) continue; // released (or lost) meanwhile
       const sentAt = performance.now();
       // Not renewed for the stale time (this process was stopped, or the brokers were away):
       // another run may hold the table now, and renewing would take it back from under it.
@@ -276,6 +300,7 @@ export class KafkaCheckpointStore implements CheckpointStore {
     this.unlisten?.();
     const held = [...this.held.values()];
     this.held.clear();
+    await withDeadline(this.renewing ?? Promise.resolve(), KAFKA_TIMEOUTS.closeMs, () => new Error('timed out')).catch(() => undefined);
     // Released so that the next run (or group member) need not wait for the lease to run out.
     await Promise.all(
       held.map(async (h) => {

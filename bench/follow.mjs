@@ -172,7 +172,7 @@ async function latency() {
   // high-water mark covered it (later than the one before when the clock estimate was behind);
   // then that request and the line reaching stdout.
   const reads = sim.requests
-    .filter((r) => r.path === '/api/now/table/incident' && /sys_updated_on>\d.*sys_updated_on<=/.test(r.query.sysparm_query ?? '')) // sweeps, not the count probe
+    .filter((r) => r.path === '/api/now/table/incident' && r.query.sysparm_limit !== '1' && /sys_updated_on>=?\d.*sys_updated_on<=/.test(r.query.sysparm_query ?? '')) // sweeps, not the count probe
     .map((r) => ({ at: r.at, hi: parseSn(/sys_updated_on<=([0-9-]+ [0-9:]+)/.exec(r.query.sysparm_query)[1]) }));
   const ahead = reads.filter((r) => r.hi > Math.floor((r.at - lagMs) / 1000) * 1000).length;
   const parts = { lag: [], poll: [], clock: [], request: [] };

@@ -64,7 +64,7 @@ function schemas(now: () => number) {
         slices: z.array(slice).min(1).optional(),
         slicesHi: t.optional(),
         recent: z.object({ rows: versions.optional(), deletes: versions.optional() }).optional(),
-        recentFrom: z.object({ rows: t.optional(), deletes: t.optional() }).optional(),
+        recentFrom: z.object({ rows: cursor.optional(), deletes: cursor.optional() }).optional(),
       },
       { error: 'must be an object with the table\'s cursor' },
     )
@@ -109,8 +109,8 @@ export interface TableProgress {
   /** The high-water mark the slices were planned up to. */
   slicesHi?: string;
   recent?: Partial<Record<StreamName, VersionWindow>>;
-  /** Per stream, once the versions' cap forgot whole seconds: the first second remembered whole (see transitions.remember). */
-  recentFrom?: Partial<Record<StreamName, string>>;
+  /** Per stream, once the versions' cap forgot some: the re-read starts after this row (see transitions.remember). */
+  recentFrom?: Partial<Record<StreamName, Cursor>>;
 }
 
 export interface CheckpointFile {

@@ -24,23 +24,25 @@ export function windowStart(cursor: Cursor, overlapSeconds: number): string {
 }
 
 /**
- * A stream's remembered versions: `window`, and `floor` once the cap made it forget whole
- * seconds: from `floor` on every second is remembered whole, so the overlap re-read starts there
- * (re-reading a forgotten second would write all of it again, on every poll).
+ * A stream's remembered versions: `window`, and `floor` once the cap made it forget some: every
+ * row version after `floor` (in keyset order) inside the window is remembered, so the overlap
+ * re-read starts there (re-reading what was forgotten would write it all again, on every poll).
  */
 export interface Remembered {
   window?: VersionWindow;
-  floor?: string;
+  floor?: Cursor;
 }
 
 /**
- * Adds written versions to a window and forgets those older than `from`, the oldest seconds
- * first past the cap, never the second `keep` (the cursor's: a resume may be in the middle of
- * it). A floor the window no longer reaches is dropped.
+ * Adds written versions to a window and forgets those older than `from`; past the cap, the
+ * oldest seconds first. When even the second of `keep` (the cursor) is more than the cap holds,
+ * it is forgotten too and the floor is the cursor itself: every row up to it is written, so the
+ * re-read starts after it (a resume in the middle of a dense second goes on from its row). A
+ * floor the window no longer reaches is dropped.
  */
-export function remember(was: Remembered, written: readonly Written[], from: string, keep: string): Remembered {
+export function remember(was: Remembered, written: readonly Written[], from: string, keep: Cursor): Remembered {
   const window = was.window;
-  const floor = was.floor !== undefined && was.floor > from ? was.floor : undefined;
+  const floor = was.floor !== undefined && was.floor.updatedOn >= from ? was.floor : undefined;
   const fresh = written.filter((w) => w.at >= from);
   const stale = window !== undefined && Object.keys(window).some((second) => second < from);
   if (fresh.length === 0 && !stale && floor === was.floor) return was;
@@ -55,17 +57,18 @@ export function remember(was: Remembered, written: readonly Written[], from: str
     next[w.at]!.push(w.version);
   }
   let size = Object.values(next).reduce((n, v) => n + v.length, 0);
-  let forgotten: string | undefined;
+  let forgot: Cursor | undefined;
   for (const second of Object.keys(next).sort()) {
-    if (size <= MAX_RECENT_VERSIONS || second >= keep) break;
+    if (size <= MAX_RECENT_VERSIONS) break;
     size -= next[second]!.length;
     delete next[second];
-    forgotten = second;
+    // A whole second before the cursor's: the re-read starts at the next second. The cursor's
+    // own: after the cursor.
+    forgot = second >= keep.updatedOn ? keep : { updatedOn: shiftSnTimestamp(second, 1), sysId: '' };
   }
-  const newFloor = forgotten !== undefined ? shiftSnTimestamp(forgotten, 1) : undefined;
   return {
     window: Object.keys(next).length > 0 ? next : undefined,
-    floor: newFloor !== undefined && (floor === undefined || newFloor > floor) ? newFloor : floor,
+    floor: forgot !== undefined && (floor === undefined || compareCursor(forgot, floor) > 0) ? forgot : floor,
   };
 }
 
@@ -97,7 +100,7 @@ function withoutUndefined(p: TableProgress): TableProgress {
 export function advance(p: TableProgress, stream: StreamName, to: Cursor, written: readonly Written[], overlapSeconds: number): TableProgress {
   const key = stream === 'rows' ? 'cursor' : 'deletesCursor';
   const cursor = later(p[key], to);
-  const r = withRecent(p, stream, remember(rememberedOf(p, stream), written, windowStart(cursor, overlapSeconds), cursor.updatedOn));
+  const r = withRecent(p, stream, remember(rememberedOf(p, stream), written, windowStart(cursor, overlapSeconds), cursor));
   if (cursor === p[key] && written.length === 0 && r.recent === p.recent && r.recentFrom === p.recentFrom) return p;
   const next: TableProgress = withoutUndefined({ ...p, [key]: cursor, ...r });
   if (stream === 'rows') next.rows = p.rows + written.length;
@@ -123,7 +126,7 @@ function replaceSlice(p: TableProgress, index: number, change: (s: Slice) => Sli
 export function sliceAdvanced(p: TableProgress, index: number, to: Cursor, written: readonly Written[], overlapSeconds: number): TableProgress {
   const slices = replaceSlice(p, index, (s) => ({ ...s, cursor: later(s.cursor, to) }));
   const top = slices.reduce<Cursor>((acc, s) => (s.cursor ? later(acc, s.cursor) : acc), p.cursor);
-  const r = withRecent(p, 'rows', remember(rememberedOf(p, 'rows'), written, windowStart(top, overlapSeconds), top.updatedOn));
+  const r = withRecent(p, 'rows', remember(rememberedOf(p, 'rows'), written, windowStart(top, overlapSeconds), top));
   return withoutUndefined({ ...p, slices, rows: p.rows + written.length, ...r });
 }
 
@@ -138,7 +141,7 @@ export function slicesMerged(p: TableProgress, overlapSeconds: number): TablePro
   if (p.slices.some((s) => !s.done)) throw new Error('slices merged before every slice was done');
   const cursor = p.slices.reduce<Cursor>((acc, s) => (s.cursor ? later(acc, s.cursor) : acc), p.cursor);
   const { slices: _slices, slicesHi: _hi, ...rest } = p;
-  return withoutUndefined({ ...rest, cursor, ...withRecent(p, 'rows', remember(rememberedOf(p, 'rows'), [], windowStart(cursor, overlapSeconds), cursor.updatedOn)) });
+  return withoutUndefined({ ...rest, cursor, ...withRecent(p, 'rows', remember(rememberedOf(p, 'rows'), [], windowStart(cursor, overlapSeconds), cursor)) });
 }
 
 /** Whether this version of a row is already written (it lies in the remembered window). */

@@ -1,9 +1,9 @@
 import { NowpipeError } from './nowpipe-error.js';
 
 /**
- * `unsorted` and `out-of-range`: the instance did not honour the keyset query; `bad-count`: its
- * X-Total-Count contradicts the rows where only the count can tell hidden rows from the end.
- * Never retried.
+ * `unsorted` and `out-of-range`: the instance did not honour the keyset query (never retried);
+ * `bad-count`: its X-Total-Count contradicts the rows where only the count can tell hidden rows
+ * from the end (a later poll may try again).
  */
 export type ResponseProblem = 'not-json' | 'truncated' | 'undecodable' | 'cancelled' | 'error-body' | 'unsorted' | 'out-of-range' | 'bad-count';
 

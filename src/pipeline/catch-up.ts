@@ -2,7 +2,7 @@ import type { StreamName, TableProgress } from '../checkpoint/progress.js';
 import { advance } from '../checkpoint/transitions.js';
 import type { KeysetReader, Page } from '../servicenow/reader.js';
 import { shiftSnTimestamp, toSnTimestamp } from '../servicenow/time.js';
-import type { Cursor } from '../servicenow/query.js';
+import { compareCursor, type Cursor } from '../servicenow/query.js';
 import type { Batch, Pump } from './pump.js';
 
 /** A cursor-driven source of one table: its rows, or its deletes from sys_audit_delete. */
@@ -29,15 +29,14 @@ export function highWaterMark(instanceNowMs: number, lagSeconds: number, until?:
  * Where a stream's sweep starts: the saved cursor, minus the overlap window, so rows that
  * committed late behind it are read again (the versions already written are dropped).
  */
-export function sweepStart(saved: Cursor | undefined, window: Window, floor?: string): Cursor {
+export function sweepStart(saved: Cursor | undefined, window: Window, floor?: Cursor): Cursor {
   if (!saved) return { updatedOn: window.since, sysId: '' };
   if (window.overlap <= 0) return saved;
-  let back = shiftSnTimestamp(saved.updatedOn, -Math.ceil(window.overlap));
-  if (back < window.since) back = window.since;
-  // Seconds the versions' cap forgot would be written again whole: start where they are known
-  // (never after the cursor's own second, which is never forgotten).
-  if (floor !== undefined && floor > back) back = floor <= saved.updatedOn ? floor : saved.updatedOn;
-  return { updatedOn: back, sysId: '' };
+  const back = shiftSnTimestamp(saved.updatedOn, -Math.ceil(window.overlap));
+  const start = { updatedOn: back > window.since ? back : window.since, sysId: '' };
+  // What the versions' cap forgot would be written again: start after it (never after the cursor).
+  if (floor === undefined || compareCursor(floor, start) <= 0) return start;
+  return compareCursor(floor, saved) < 0 ? floor : saved;
 }
 
 export function streamCursor(progress: TableProgress, stream: StreamName): Cursor | undefined {

@@ -135,11 +135,12 @@ export class Pump {
     for (const stream of ['rows', 'deletes'] as const) {
       const floor = next.recentFrom?.[stream];
       if (floor === undefined || floor === was.recentFrom?.[stream] || this.floorSaid.has(stream)) continue;
+      const at = floor.sysId === '' ? floor.updatedOn : `${floor.updatedOn} (after sys_id ${floor.sysId})`;
       this.floorSaid.add(stream);
       this.options.events.emit({
         type: 'warning',
         table: this.options.table,
-        message: `more than ${MAX_RECENT_VERSIONS.toLocaleString('en-US')} row versions ${stream === 'deletes' ? 'of deletes ' : ''}were stamped within --overlap of each other: until the position moves on, the overlap re-read starts at ${floor} (rows committing late with an earlier stamp would not be read; the versions before it were forgotten to keep the checkpoint small)`,
+        message: `more than ${MAX_RECENT_VERSIONS.toLocaleString('en-US')} row versions ${stream === 'deletes' ? 'of deletes ' : ''}were stamped within --overlap of each other: until the position moves on, the overlap re-read starts at ${at} (rows committing late with an earlier stamp would not be read; the versions before it were forgotten to keep the checkpoint small)`,
       });
     }
   }

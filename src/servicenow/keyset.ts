@@ -20,6 +20,8 @@ export interface ScanPosition {
   draining: boolean;
   /** Offset inside the same keyset query, only to step over a block of rows hidden by ACLs. */
   offset: number;
+  /** The offset the last step was taken from (its count said rows remained past it). */
+  steppedFrom?: number;
 }
 
 export interface ScanQuery {
@@ -130,26 +132,27 @@ export class ResponseGate {
     if (this.beyond) return {};
     // The last row of a slice cut inside a second: its range is read to the end.
     if (this.query.until && compareCursor(this.cursor, this.query.until) === 0) return {};
-    const more = this.received >= limit || rowsRemain(p.offset, limit, this.received, total, hasNext);
+    const full = this.received >= limit;
     if (this.taken > 0) {
-      if (!more) return this.exhausted(this.cursor);
-      if (p.draining) return { next: { ...p, cursor: this.cursor, offset: 0 } };
+      if (!full && !rowsRemain(p.offset, this.received, total, hasNext)) return this.exhausted(this.cursor);
+      if (p.draining) return { next: { ...p, cursor: this.cursor, offset: 0, steppedFrom: undefined } };
       // The next query starts at the cursor's second again and skips what was taken of it: when
       // that is much of a page (a dense second), draining the second by sys_id goes further.
       const dense = this.lastSecondRows > limit / 2;
       return { next: { cursor: this.cursor, secondDone: false, draining: dense, offset: 0 } };
     }
-    if (this.received > 0) {
-      // Every row came back already taken: the cursor's second fills the page (hidden rows
-      // included), so starting at it again makes no progress. Drain it by sys_id.
-      return more ? { next: { ...p, secondDone: false, draining: true, offset: 0 } } : this.exhausted(p.cursor);
-    }
-    if (more) {
-      // Rows remain but none is visible here: a block hidden by ACLs. Step over it inside this
-      // same query, a little less than a page so a row leaving the window meanwhile cannot make
-      // the step jump past a visible one.
+    // Every row came back already taken: the cursor's second fills the page (hidden rows
+    // included), so starting at it again makes no progress; or the page is short and its count
+    // does not account for every row, so rows of that second may follow, hidden in this window.
+    // Drain the second by sys_id, then go on after it: no offsets, whatever the count is worth.
+    if (this.received > 0) return full || rowsRemain(p.offset, this.received, total, hasNext) ? { next: { ...p, secondDone: false, draining: true, offset: 0, steppedFrom: undefined } } : this.exhausted(p.cursor);
+    // An empty page: a block of rows hidden by ACLs, or the end; only the count can tell. While
+    // it counts rows past those stepped over, step over the block inside this same query, a
+    // little less than a page so a row leaving the window meanwhile cannot make the step jump
+    // past a visible one. (The reader stops when the count falls below the rows stepped over.)
+    if (hasNext || (total !== undefined && total > p.offset)) {
       const step = Math.max(1, limit - Math.ceil(limit / 10));
-      return { next: { ...p, offset: p.offset + step }, hiddenStep: step };
+      return { next: { ...p, offset: p.offset + step, steppedFrom: p.offset }, hiddenStep: step };
     }
     return this.exhausted(p.cursor);
   }
@@ -174,17 +177,13 @@ export class ResponseGate {
 }
 
 /**
- * Whether rows matching the query may remain past this short page. A short page with rows
- * never ends a query on the count's word alone (a count may lie low, or be capped at the page:
- * some instances answer min(total, limit)), unless every row the count promised came back: one
- * more request, from the last row, confirms the end. An empty page is where only the count can
- * tell a block of rows hidden by ACLs (step over it) from the end; the reader replaces a count
- * that may be capped before it gets here (see TableReader).
+ * Whether rows matching the query may remain past this short page with rows taken. It never ends
+ * a query on the count's word alone (a count may lie low, be counted after ACLs, or be capped at
+ * the page: some instances answer min(total, limit)), unless every row the count promised came
+ * back: one more request, from the last row, confirms the end.
  */
-export function rowsRemain(offset: number, limit: number, received: number, total: number | undefined, hasNext: boolean): boolean {
-  if (hasNext) return true;
-  if (received > 0) return total !== offset + received;
-  return total !== undefined && offset + limit <= total;
+export function rowsRemain(offset: number, received: number, total: number | undefined, hasNext: boolean): boolean {
+  return hasNext || total !== offset + received;
 }
 
 /** A count that says nothing past this page: capped at the page asked for, met by a short page after stepping. */

@@ -231,6 +231,10 @@ export class TableReader implements KeysetReader {
       retrier.reset();
       let total = res.totalCount;
       if (countMayBeCapped(position.offset, limit, gate.received, total, res.hasNext)) total = await this.recount(position, scan, signal);
+      // A step was taken because the count said rows remained past where it started; a count
+      // now no higher than that is not the count before ACLs (one made after them, a lie): it
+      // cannot tell more hidden rows from the end, so stop.
+      if (position.offset > 0 && !res.hasNext && (total === undefined || total <= (position.steppedFrom ?? 0))) throw this.badCount(total, position.offset);
       const outcome = gate.finish(limit, total, res.hasNext);
       if (outcome.hiddenStep) this.events.hiddenRows?.(outcome.hiddenStep);
       position = outcome.next;
@@ -240,21 +244,21 @@ export class TableReader implements KeysetReader {
   /**
    * The count of a stepping query asked alone (one row, as the probe asks): a count equal to the
    * page asked for may be capped at it (min(total, limit)), which says nothing about the rows
-   * past this offset. One that is still below the rows already stepped over cannot tell hidden
-   * rows from the end: stop rather than guess.
+   * past this offset.
    */
   private async recount(position: ScanPosition, scan: ScanQuery, signal: AbortSignal | undefined): Promise<number | undefined> {
-    const url = this.client.tableUrl(this.options.table, {});
     const res = await this.client.getTable(this.options.table, { sysparm_query: queryFor(position, scan), sysparm_limit: 1, sysparm_fields: 'sys_id' }, signal);
-    const total = res.totalCount;
-    if (total === undefined || total < position.offset) {
-      throw new ResponseError(
-        `${this.options.table}: X-Total-Count ${total === undefined ? 'is missing' : `says ${total} rows`} after ${position.offset} rows hidden by ACLs were stepped over, so it cannot tell whether more hidden rows or the end follow`,
-        { problem: 'bad-count', method: 'GET', url, retriable: false },
-        { hint: 'the instance (or a proxy) reports a count that contradicts its rows; nothing after the last row written was saved, so no row is lost: rerun, and if it repeats, ask the admin whether a rule caps X-Total-Count' },
-      );
-    }
-    return total;
+    return res.totalCount;
+  }
+
+  private badCount(total: number | undefined, offset: number): ResponseError {
+    return new ResponseError(
+      `${this.options.table}: X-Total-Count ${total === undefined ? 'is missing' : `says ${total} rows`} after ${offset} rows hidden by ACLs were stepped over, so it cannot tell whether more hidden rows or the end follow`,
+      // Retriable: in --follow the next poll starts the query again (rows may have moved while
+      // they were stepped over); a backfill stops with exit 1.
+      { problem: 'bad-count', method: 'GET', url: this.client.tableUrl(this.options.table, {}), retriable: true },
+      { hint: 'the instance (or a proxy) reports a count that contradicts its rows (is it counted after ACLs?); nothing after the last row written was saved, so no row is lost: rerun, and if it repeats, ask the admin how X-Total-Count is produced' },
+    );
   }
 
   /** The rows of a response the gate takes, as entries (display values applied). */

@@ -202,7 +202,7 @@ describe('--group (three processes, six tables, a real broker)', () => {
       }
       const res = await runCli(['--url', sim.url, '--table', 'incident,problem', '--user', 'admin', '--state', 'kafka', '--state-topic', state, '--brokers', BROKERS.join(','), '--group', group, '--follow', '--lock-stale-after', String(SESSION_S)], { env, cwd: await tempDir(), timeoutMs: 90_000 });
       expect(res.code, res.stderr).toBe(1);
-      expect(res.stderr).toMatch(/^error: .*(protocol|group)/im);
+      expect(res.stderr).toMatch(/^error: .*INCONSISTENT_GROUP_PROTOCOL/m);
     } finally {
       await squatter.disconnect();
     }

@@ -3,6 +3,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, ServiceNowClient } from '../../src/servicenow/client.js';
 import { TableReader } from '../../src/servicenow/reader.js';
+import { ResponseError } from '../../src/errors/index.js';
 import { tableShape } from '../../src/servicenow/entry.js';
 
 // Precise HTTP exchanges, stated request by request (the simulator covers realistic data).
@@ -78,6 +79,48 @@ describe('TableReader exchanges', () => {
     const offsets = seen.filter((q) => q.get('sysparm_query')!.startsWith('sys_updated_on>=2024-01-01 00:00:00^')).map((q) => q.get('sysparm_offset'));
     expect(offsets).toEqual([null, '9', '18']);
     expect(seen.every((q) => q.get('sysparm_query')!.includes('ORDERBY'))).toBe(true);
+  });
+
+  it('a count capped at the page (min(total, limit)) past a step is asked alone, and the real count keeps it stepping', async () => {
+    server.use(
+      http.get(`${BASE}/api/now/table/incident`, ({ request }) => {
+        const q = new URL(request.url).searchParams;
+        seen.push(q);
+        const query = q.get('sysparm_query')!;
+        const limit = Number(q.get('sysparm_limit'));
+        const offset = Number(q.get('sysparm_offset') ?? 0);
+        if (query.startsWith('sys_updated_on=')) return HttpResponse.json({ result: [] }, { headers: { 'X-Total-Count': '0' } });
+        if (query.startsWith('sys_updated_on>=2024-01-01 00:00:00^')) {
+          // 30 matching rows, the first 25 hidden; page requests get the count capped at the page.
+          const rows = limit === 1 ? [] : offset >= 25 ? [row('2024-01-01 00:00:07', 'z')] : [];
+          return HttpResponse.json({ result: rows }, { headers: { 'X-Total-Count': String(limit === 1 ? 30 : Math.min(30, limit)) } });
+        }
+        return HttpResponse.json({ result: [] }, { headers: { 'X-Total-Count': '0' } });
+      }),
+    );
+    const reader = new TableReader(client(), { table: 'incident', displayValue: 'false', batchSize: 10, shape: tableShape() });
+    const pages = await collect(reader);
+    expect(pages.flatMap((p) => p.entries.map((e) => e.subject))).toEqual(['z']);
+    const asked = seen.filter((q) => q.get('sysparm_query')!.startsWith('sys_updated_on>=2024-01-01 00:00:00^')).map((q) => `${q.get('sysparm_offset') ?? 0}/${q.get('sysparm_limit')}`);
+    // Past each step the capped count (10) says nothing: the count alone (one row, no offset) says 30.
+    expect(asked).toEqual(['0/10', '9/10', '0/1', '18/10', '0/1', '27/10', '0/1']);
+  });
+
+  it('a count that falls to the rows already stepped over (counted after ACLs?): stops, says why, rather than guess', async () => {
+    server.use(
+      http.get(`${BASE}/api/now/table/incident`, ({ request }) => {
+        const q = new URL(request.url).searchParams;
+        seen.push(q);
+        const offset = Number(q.get('sysparm_offset') ?? 0);
+        // 12 counted at the start justify a step over an empty window; past it, the count says 0.
+        return HttpResponse.json({ result: [] }, { headers: { 'X-Total-Count': offset === 0 ? '12' : '0' } });
+      }),
+    );
+    const reader = new TableReader(client(), { table: 'incident', displayValue: 'false', batchSize: 10, shape: tableShape() });
+    const err = await collect(reader).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResponseError);
+    expect((err as ResponseError).problem).toBe('bad-count');
+    expect((err as Error).message).toMatch(/^incident: X-Total-Count says 0 rows after 9 rows hidden by ACLs were stepped over/);
   });
 
   it('waits exactly Retry-After on 429 and then succeeds', async () => {

@@ -86,6 +86,22 @@ describe('keyset scan', () => {
     expect(countMayBeCapped(9, 10, 10, 10, false)).toBe(false); // a full page needs no count
   });
 
+  it('an empty page steps on while the count says any row lies past the offset (one made after ACLs would say fewer), and ends when it does not', () => {
+    expect(gate(startPosition(c(T, ''))).finish(10, 4, false)).toMatchObject({ next: { offset: 9, steppedFrom: 0 }, hiddenStep: 9 });
+    expect(gate({ ...startPosition(c(T, '')), offset: 9, steppedFrom: 0 }).finish(10, 9, false).next).toBeUndefined();
+  });
+
+  it('a short page of rows already taken whose count does not account for them all: the second is drained, no offsets', () => {
+    const g = gate(startPosition(c(T, 'b')));
+    g.admit(c(T, 'a'));
+    g.admit(c(T, 'b'));
+    expect(g.finish(11, 5, false).next).toMatchObject({ cursor: c(T, 'b'), draining: true, offset: 0 });
+    const done = gate(startPosition(c(T, 'b')));
+    done.admit(c(T, 'a'));
+    done.admit(c(T, 'b'));
+    expect(done.finish(11, 2, false).next).toBeUndefined();
+  });
+
   it('a count the rows contradict is not trusted: one more request confirms the end', () => {
     const g = gate(startPosition(c(T, '')));
     g.admit(c(T2, 'a'));

@@ -26,38 +26,41 @@ describe('progress transitions', () => {
 
   it('the window forgets seconds the overlap cannot reach, and holds at most MAX_RECENT_VERSIONS', () => {
     const many = Array.from({ length: MAX_RECENT_VERSIONS + 10 }, (_, i) => ({ at: i < 10 ? '2024-01-01 00:00:09' : '2024-01-01 00:00:10', version: `v${i}` }));
-    const r = remember({}, many, '2024-01-01 00:00:04', '2024-01-01 00:00:10');
+    const r = remember({}, many, '2024-01-01 00:00:04', c('2024-01-01 00:00:10', 'z'));
     expect(Object.values(r.window!).flat()).toHaveLength(MAX_RECENT_VERSIONS);
     expect(r.window!['2024-01-01 00:00:09']).toBeUndefined(); // the oldest second goes first
-    // …and the re-read will start after it: from there every second is remembered whole.
-    expect(r.floor).toBe('2024-01-01 00:00:10');
-    const later = remember(r, [], '2024-01-01 00:00:11', '2024-01-01 00:00:12');
+    // …and the re-read will start after it: from there every version is remembered.
+    expect(r.floor).toEqual(c('2024-01-01 00:00:10', ''));
+    const later = remember(r, [], '2024-01-01 00:00:11', c('2024-01-01 00:00:12', 'a'));
     expect(later).toEqual({ window: undefined, floor: undefined });
   });
 
-  it("never forgets the cursor's own second, however dense: a resume may be in the middle of it", () => {
+  it("the cursor's own second past the cap is forgotten too, and the re-read starts after the cursor: the checkpoint stays bounded", () => {
     const dense = Array.from({ length: MAX_RECENT_VERSIONS + 500 }, (_, i) => ({ at: '2024-01-01 00:00:10', version: `v${i}` }));
-    const r = remember({}, [{ at: '2024-01-01 00:00:08', version: 'old' }, ...dense], '2024-01-01 00:00:04', '2024-01-01 00:00:10');
-    expect(r.window!['2024-01-01 00:00:10']).toHaveLength(MAX_RECENT_VERSIONS + 500);
-    expect(r.window!['2024-01-01 00:00:08']).toBeUndefined();
-    expect(r.floor).toBe('2024-01-01 00:00:09');
-    // Advancing within that second keeps every version of it, so a re-read of it writes nothing again.
+    const r = remember({}, [{ at: '2024-01-01 00:00:08', version: 'old' }, ...dense], '2024-01-01 00:00:04', c('2024-01-01 00:00:10', 'z'));
+    expect(r.window).toBeUndefined();
+    expect(r.floor).toEqual(c('2024-01-01 00:00:10', 'z'));
+    // More rows of that second after the cursor: remembered again from there, the floor kept.
+    const more = remember(r, [{ at: '2024-01-01 00:00:10', version: 'w1' }], '2024-01-01 00:00:04', c('2024-01-01 00:00:10', 'zz'));
+    expect(more).toEqual({ window: { '2024-01-01 00:00:10': ['w1'] }, floor: c('2024-01-01 00:00:10', 'z') });
     const p = advance(p0, 'rows', c('2024-01-01 00:00:10', 'z'), dense, 5);
-    expect(dense.every((d) => written(p, 'rows', d.at, d.version))).toBe(true);
+    expect(p.recent).toBeUndefined();
+    expect(p.recentFrom).toEqual({ rows: c('2024-01-01 00:00:10', 'z') });
   });
 
-  it('the overlap re-read starts at the floor: a forgotten dense second is not written again on every poll', () => {
+  it('the overlap re-read starts at the floor: what the cap forgot is not written again on every poll', () => {
     const window = { since: '2024-01-01 00:00:00', overlap: 5 };
     const cursor = c('2024-01-01 00:00:10', 'z');
     expect(sweepStart(cursor, window)).toEqual(c('2024-01-01 00:00:05', ''));
-    expect(sweepStart(cursor, window, '2024-01-01 00:00:09')).toEqual(c('2024-01-01 00:00:09', ''));
-    // Never after the cursor's own second, and a floor the window no longer reaches changes nothing.
-    expect(sweepStart(cursor, window, '2024-01-01 00:00:12')).toEqual(c('2024-01-01 00:00:10', ''));
-    expect(sweepStart(cursor, window, '2024-01-01 00:00:02')).toEqual(c('2024-01-01 00:00:05', ''));
+    expect(sweepStart(cursor, window, c('2024-01-01 00:00:09', ''))).toEqual(c('2024-01-01 00:00:09', ''));
+    expect(sweepStart(cursor, window, c('2024-01-01 00:00:10', 'm'))).toEqual(c('2024-01-01 00:00:10', 'm'));
+    // Never after the cursor, and a floor the window no longer reaches changes nothing.
+    expect(sweepStart(cursor, window, c('2024-01-01 00:00:12', ''))).toEqual(cursor);
+    expect(sweepStart(cursor, window, c('2024-01-01 00:00:02', ''))).toEqual(c('2024-01-01 00:00:05', ''));
     // The floor travels in the checkpoint with the window, per stream.
     const dense = Array.from({ length: MAX_RECENT_VERSIONS + 1 }, (_, i) => ({ at: '2024-01-01 00:00:10', version: `v${i}` }));
     const p = advance(advance(p0, 'rows', c('2024-01-01 00:00:08', 'a'), [{ at: '2024-01-01 00:00:08', version: 'a' }], 5), 'rows', cursor, dense, 5);
-    expect(p.recentFrom).toEqual({ rows: '2024-01-01 00:00:09' });
+    expect(p.recentFrom).toEqual({ rows: cursor });
   });
 
   it('slices: each advances on its own; merged only once all are done, at the highest row', () => {

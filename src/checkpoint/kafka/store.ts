@@ -66,7 +66,7 @@ export class KafkaCheckpointStore implements CheckpointStore {
   readonly lost: AbortSignal = this.lostController.signal;
   private timer?: NodeJS.Timeout;
   private unlisten?: () => void;
-  /** The renewal in flight: a stop waits for it, so no `held` lands after our `released`. */
+  /** The renewal in flight (one at a time). */
   private renewing?: Promise<void>;
 
   constructor(private readonly options: KafkaStoreOptions) {
@@ -299,8 +299,9 @@ export class KafkaCheckpointStore implements CheckpointStore {
     clearInterval(this.timer);
     this.unlisten?.();
     const held = [...this.held.values()];
+    // A renewal in flight checks `held` before each write, and the state's writes go in order:
+    // no `held` lands after the `released` below.
     this.held.clear();
-    await withDeadline(this.renewing ?? Promise.resolve(), KAFKA_TIMEOUTS.closeMs, () => new Error('timed out')).catch(() => undefined);
     // Released so that the next run (or group member) need not wait for the lease to run out.
     await Promise.all(
       held.map(async (h) => {

@@ -53,13 +53,18 @@ export async function follow(pump: Pump, o: FollowOptions): Promise<void> {
     if (full && changes > 0) continue;
     const wake = instance.nextPoll(started + o.pollSeconds * 1000);
     try {
-      for (let now = clock.now(); now < wake; now = clock.now()) {
+      // Until the clock reaches `wake`, or the time asked for has been slept: a local clock
+      // stepped back (NTP) must not hold the next poll back by as much.
+      const total = wake - clock.now();
+      for (let now = clock.now(), slept = 0; now < wake && slept < total; now = clock.now()) {
         events.emit({
           type: 'waiting',
           table,
           status: { cursor: pump.progress.cursor, instanceNow: instance.now(), lastPollChanges: changes, upToDate: polled, nextPollAt: wake },
         });
-        await clock.sleep(Math.min(1000, wake - now), signal);
+        const ms = Math.min(1000, wake - now, total - slept);
+        await clock.sleep(ms, signal);
+        slept += ms;
       }
     } catch (err) {
       if (signal.aborted) return;

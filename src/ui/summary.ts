@@ -40,8 +40,8 @@ function where(result: RunResult, c: SummaryContext): string {
   const into = c.checkpoint ? ` saved to ${c.checkpoint}` : '';
   if (result.tables.length === 1) {
     const t = result.tables[0]!;
-    return t.saved ? `position ${position(t.progress)}${into}` : 'no position saved (nothing was read)';
+    return t.saved ? `position ${position(t.progress)}${into}` : 'no position saved (no batch of rows was written in full)';
   }
-  if (saved.length === 0) return 'no position saved (nothing was read)';
+  if (saved.length === 0) return 'no position saved (no batch of rows was written in full)';
   return `${saved.length === result.tables.length ? 'positions' : `positions of ${saved.map((t) => t.table).join(', ')}`}${into}`;
 }

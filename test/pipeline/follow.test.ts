@@ -50,6 +50,26 @@ describe('follow', () => {
     expect(seen.filter((t) => t === 'waiting').length).toBeGreaterThanOrEqual(3);
   });
 
+  it('a local clock stepped back an hour during a wait does not hold the next poll back an hour', async () => {
+    const w = world(10);
+    for (let i = 1; i <= 5; i++) w.table.add(row(i));
+    let stepped = false;
+    let sleptMs = 0;
+    w.clock.onSleep = (ms) => {
+      sleptMs += ms;
+      if (!stepped) {
+        stepped = true;
+        w.clock.t -= 3_600_000; // NTP steps the clock back
+      }
+    };
+    let polls = 0;
+    await run(w, { follow: true, pollSeconds: 5 }, (e, stop) => {
+      if (e.type === 'poll-ok' && ++polls === 3) stop();
+    });
+    // Two waits of about a poll interval each, not an hour.
+    expect(sleptMs).toBeLessThanOrEqual(2 * 5_000);
+  });
+
   it('a row that commits late inside the overlap window is written once, when it becomes visible', async () => {
     const w = world(10);
     for (let i = 1; i <= 5; i++) w.table.add(row(i));

@@ -1,27 +1,24 @@
 import { configForTable, type Config } from '../config/schema.js';
 import { assignTopic } from '../config/state-rules.js';
-import { OutputClosedError } from '../errors/index.js';
 import { runGroup } from '../group/run.js';
 import { instanceTime, systemClock } from '../pipeline/clock.js';
 import { newStats, RunEvents } from '../pipeline/events.js';
 import { OutageLog } from '../ui/outage.js';
 import type { Reporter } from '../ui/reporter.js';
 import { RunView } from '../ui/run-view.js';
-import { summaryLine } from '../ui/summary.js';
-import { validateForExport } from './commands/export.js';
 import { buildClient, buildSink, tableJob } from './components.js';
-import { reportError } from './exit.js';
 import { attachObservers } from './observers.js';
+import { endRun } from './run-end.js';
 import { installSignalHandlers } from './signals.js';
 import { kafkaStateFor, stateConnection } from './state.js';
 
 /**
  * An export as a member of a group (--group): the tables of --table are shared among every
  * process started with the same group; this one runs those the group gives it, until stopped.
- * The summary at the end counts what this member wrote.
+ * The summary at the end counts what this member wrote. runExport, its one caller, has
+ * validated the config.
  */
 export async function runGroupExport(config: Config, reporter: Reporter): Promise<number> {
-  validateForExport(config);
   const group = config.group!;
   const stats = newStats();
   const events = new RunEvents();
@@ -53,28 +50,12 @@ export async function runGroupExport(config: Config, reporter: Reporter): Promis
       notices: reporter,
       onRunning: (tables) => observers.runs(tables),
     });
-    const failures = result.failures.filter((f) => !(f.error instanceof OutputClosedError));
-    if (failures.length === 0 || stats.rows + stats.deletes > 0) {
-      reporter.summary(
-        summaryLine(result, stats, {
-          tableNames: result.tables.length > 0 ? result.tables.map((t) => t.table) : config.tableNames,
-          deletes: config.deletes,
-          failed: failures.length > 0,
-          stopped: signal.aborted || failures.length < result.failures.length,
-          seconds: reporter.elapsedSeconds(),
-          checkpoint: state.where,
-          destination: sink.describe?.(),
-          deadLetter: config.deadLetter,
-        }),
-      );
-    }
-    let code = 0;
-    for (const [i, { table, error }] of failures.entries()) {
-      if (table && config.tableNames.length > 1 && error instanceof Error && !error.message.startsWith(`${table}: `)) error.message = `${table}: ${error.message}`;
-      const c = reportError(error, reporter);
-      if (i === 0) code = c;
-    }
-    return code;
+    return endRun(reporter, config, result, stats, {
+      tableNames: result.tables.length > 0 ? result.tables.map((t) => t.table) : config.tableNames,
+      stopped: signal.aborted,
+      checkpoint: state.where,
+      destination: sink.describe?.(),
+    });
   } finally {
     for (const close of cleanup.reverse()) await close();
   }

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../config/load.js';
 import { configForTable, type Config } from '../../config/schema.js';
-import { ConfigError, OutputClosedError } from '../../errors/index.js';
+import { ConfigError } from '../../errors/index.js';
 import { instanceTime, systemClock } from '../../pipeline/clock.js';
 import { newStats, RunEvents } from '../../pipeline/events.js';
 import { runTables } from '../../pipeline/run.js';
@@ -8,10 +8,9 @@ import { userQueryProblems } from '../../servicenow/query.js';
 import { OutageLog } from '../../ui/outage.js';
 import { Reporter } from '../../ui/reporter.js';
 import { RunView } from '../../ui/run-view.js';
-import { summaryLine } from '../../ui/summary.js';
 import { buildClient, buildSink, tableJob } from '../components.js';
-import { reportError } from '../exit.js';
 import { attachObservers } from '../observers.js';
+import { endRun } from '../run-end.js';
 import { installSignalHandlers } from '../signals.js';
 import { buildStore } from '../state.js';
 
@@ -54,31 +53,13 @@ export async function runExport(config: Config, reporter: Reporter, options: { n
     const jobs = config.tableNames.map((table) => tableJob(configForTable(config, table), client, events));
     reporter.startProgress();
     const result = await runTables(jobs, { sink, store, events, stats, clock: systemClock, instance: instanceTime(client.clock), signal }, { continueOnError: config.continueOnError });
-    // The reader of stdout went away (`| head`): a quiet stop, not a failure.
-    const failures: Array<{ table?: string; error?: unknown }> = result.failures.filter((f) => !(f.error instanceof OutputClosedError));
-    const closed = failures.length < result.failures.length;
-    if (store.lost.aborted) failures.unshift({ error: store.lost.reason });
-    if (failures.length === 0 || stats.rows + stats.deletes > 0) {
-      reporter.summary(
-        summaryLine(result, stats, {
-          tableNames: config.tableNames,
-          deletes: config.deletes,
-          failed: failures.length > 0,
-          stopped: stopped.aborted || closed,
-          seconds: reporter.elapsedSeconds(),
-          checkpoint: options.nameCheckpoint === false ? undefined : store.where,
-          destination: sink.describe?.(),
-          deadLetter: config.deadLetter,
-        }),
-      );
-    }
-    let code = 0;
-    for (const [i, { table, error }] of failures.entries()) {
-      if (table && config.tableNames.length > 1 && error instanceof Error && !error.message.startsWith(`${table}: `)) error.message = `${table}: ${error.message}`;
-      const c = reportError(error, reporter);
-      if (i === 0) code = c;
-    }
-    return code;
+    return endRun(reporter, config, result, stats, {
+      tableNames: config.tableNames,
+      stopped: stopped.aborted,
+      lost: store.lost.aborted ? store.lost.reason : undefined,
+      checkpoint: options.nameCheckpoint === false ? undefined : store.where,
+      destination: sink.describe?.(),
+    });
   } finally {
     for (const close of cleanup.reverse()) await close();
   }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CheckpointError, FolderError } from '../errors/index.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
-import { replaceFile } from './atomic-file.js';
+import { replaceFile } from '../fsutil/atomic-file.js';
 import { FileLock, type LeaseOptions } from './lock.js';
 import { CHECKPOINT_VERSION, checkCheckpoint, describeScope, fingerprint, type CheckpointFile, type Scope, type TableProgress } from './progress.js';
 

@@ -6,7 +6,8 @@ import { basename, dirname, join } from 'node:path';
  * Replaces `path` with `text` so that a crash leaves either the old or the new content: write a
  * temporary file beside it, fsync, rename over it, fsync the folder (the rename itself must
  * survive a power cut). The rename replaces whatever is at `path`, a symlink included: it never
- * writes through a link into the file the link points to (write-file-atomic follows links).
+ * writes through a link into the file the link points to (write-file-atomic follows links), and
+ * the temporary file is created exclusively (O_EXCL: a link put at its name is refused).
  */
 export async function replaceFile(path: string, text: string, mode = 0o600): Promise<void> {
   const dir = dirname(path);
@@ -14,6 +15,7 @@ export async function replaceFile(path: string, text: string, mode = 0o600): Pro
   const fh = await open(tmp, 'wx', mode);
   try {
     try {
+      await fh.chmod(mode); // exactly `mode`, whatever the umask
       await fh.writeFile(text);
       await fh.sync();
     } finally {

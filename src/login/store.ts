@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { ConfigError, LoginError } from '../errors/index.js';
+import { replaceFile } from '../fsutil/atomic-file.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { errnoWords } from '../fsutil/errno-words.js';
 
@@ -178,34 +178,15 @@ async function ensurePrivateFolder(dir: string): Promise<void> {
   }
 }
 
-/** tmp (0600, O_EXCL) → fsync → rename → fsync the folder. A link at `path` is refused, never followed. */
+/** Replaced atomically, 0600 (see replaceFile). A link at `path` is refused, never followed. */
 async function writeLogins(path: string, logins: StoredLogin[]): Promise<void> {
   const existing = await lstat(path).catch(() => undefined);
   if (existing?.isSymbolicLink()) throw notOurs(path, 'is a symbolic link: nowpipe neither reads nor writes its secrets through a link');
   if (existing && !existing.isFile()) throw notOurs(path, 'is not a file');
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
-    try {
-      await fh.chmod(0o600); // whatever the umask
-      await fh.writeFile(`${JSON.stringify({ version: VERSION, logins }, null, 2)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
     // rename replaces a link that appeared meanwhile; it never writes into what a link points to.
-    await rename(tmp, path);
+    await replaceFile(path, `${JSON.stringify({ version: VERSION, logins }, null, 2)}\n`, 0o600);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw new LoginError(`cannot store the login in ${path}: ${errnoWords(err)}`, { cause: err });
   }
-  await syncFolder(dir);
-}
-
-async function syncFolder(dir: string): Promise<void> {
-  const fh = await open(dir, 'r').catch(() => undefined);
-  // Some file systems cannot fsync a folder; the rename is atomic all the same.
-  await fh?.sync().catch(() => undefined);
-  await fh?.close().catch(() => undefined);
 }

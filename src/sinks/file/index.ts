@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { replaceFile } from '../../checkpoint/atomic-file.js';
+import { replaceFile } from '../../fsutil/atomic-file.js';
 import { DEFAULT_STALE_AFTER_MS } from '../../checkpoint/lock.js';
 import { SinkError } from '../../errors/index.js';
 import type { Format } from '../format.js';

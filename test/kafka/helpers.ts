@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import type { Admin, Kafka as KafkaType, KafkaConfig } from 'kafkajs';
+import type { TailRecord } from '../../src/kafka/tail.js';
 
 const { Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
@@ -117,15 +118,8 @@ export async function deleteTopics(topics: string[], brokers = BROKERS): Promise
   }, brokers).catch(() => undefined);
 }
 
-export interface Consumed {
-  partition: number;
-  offset: number;
-  key: string | null;
-  /** The value as text; null for a tombstone. */
-  value: string | null;
-  headers: Record<string, string>;
-  timestamp: number;
-}
+/** A record as read back: the shape nowpipe's own topic reader gives (src/kafka/tail.ts). */
+export type Consumed = TailRecord;
 
 /**
  * Each partition's offsets: where the log starts and ends now (kafkajs's admin asks as

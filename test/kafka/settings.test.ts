@@ -1,22 +1,14 @@
 // Pure units: the Kafka settings as the schema validates them and the sink receives them.
 import { describe, expect, it } from 'vitest';
 import { mapRcObject, resolveConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors/index.js';
 import { kafkaSettings } from '../../src/cli/kafka-settings.js';
 import { expandTopic, parseBroker, parseJaasConfig, topicProblem } from '../../src/config/kafka-rules.js';
 import { DEFAULT_KAFKA_RETRY, retryScheduleMs } from '../../src/sinks/kafka/settings.js';
+import { configProblems } from '../helpers/config.js';
 
 const base = { url: 'https://acme.service-now.com', table: 'incident', sink: 'kafka', brokers: '127.0.0.1:9092' };
 
-function problems(input: Parameters<typeof resolveConfig>[0]): string[] {
-  try {
-    resolveConfig(input);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (input: Parameters<typeof resolveConfig>[0]): string[] => configProblems(() => resolveConfig(input));
 
 const settingsOf = (input: Parameters<typeof resolveConfig>[0]) => kafkaSettings(resolveConfig(input).config);
 

@@ -10,6 +10,7 @@ import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import { RC_ONLY_NAMES } from '../../src/config/names.js';
 import { configFields } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors/index.js';
+import { configProblems as problems } from '../helpers/config.js';
 
 const base = { url: 'https://acme.service-now.com', table: 'incident' };
 const login = { SERVICENOW_USER: 'u', SERVICENOW_PASSWORD: 'pw-S3cret' };
@@ -24,15 +25,6 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
 async function problemsOf(p: Promise<unknown>): Promise<string[]> {
   const err = await p.then(
     () => undefined,

@@ -2,21 +2,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, mapRcObject, resolveConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors/index.js';
 import { secretsOf } from '../../src/config/resolve.js';
 import { passwordForms } from '../../src/config/url.js';
 import { tempDir } from '../helpers/cli.js';
+import { configProblems as problems } from '../helpers/config.js';
 
 const base = { url: 'https://acme.service-now.com', table: 'incident' };
-const problems = (fn: () => unknown): string[] => {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-};
 
 describe('resolveConfig', () => {
   it('fills documented defaults', () => {

@@ -2,22 +2,14 @@
 // what a message says, and that it never quotes a secret (a header's value, the URL's token).
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, mapRcObject, resolveConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors/index.js';
 import { forgetSecrets, redact } from '../../src/errors/redact.js';
 import { shownUrl } from '../../src/config/http-rules.js';
+import { configProblems } from '../helpers/config.js';
 
 const base = { url: 'https://acme.service-now.com', table: 'incident' };
 const http = { ...base, sink: 'http', httpUrl: 'https://hooks.acme.com/sn' };
 
-function problems(input: Parameters<typeof resolveConfig>[0]): string[] {
-  try {
-    resolveConfig(input);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (input: Parameters<typeof resolveConfig>[0]): string[] => configProblems(() => resolveConfig(input));
 
 afterEach(() => forgetSecrets());
 

@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import type { StoredLogins } from '../../src/config/resolve.js';
-import { ConfigError } from '../../src/errors/index.js';
 import { credentialsPath, saveLogin } from '../../src/login/store.js';
 import { tempDir } from '../helpers/cli.js';
+import { configProblems as problems } from '../helpers/config.js';
 
 const URL_ = 'https://acme.service-now.com';
 const base = { url: URL_, table: 'incident' };
@@ -12,15 +12,6 @@ const LOGIN = { instance: URL_, clientId: 'app', refreshToken: 'st0red-REFRESH',
 const logins = (extra: Partial<StoredLogins> = {}): StoredLogins => ({ path: '/home/u/.config/nowpipe/credentials.json', list: [LOGIN], ...extra });
 const resolve = (flags: Record<string, unknown>, stored: StoredLogins | undefined = logins()) =>
   resolveConfig({ flags: { ...base, ...flags }, require: ['url', 'table', 'credentials'], logins: stored });
-const problems = (fn: () => unknown): string[] => {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-};
 
 describe('a login stored by nowpipe login', () => {
   it('counts as credentials: a client id alone uses the refresh token stored for its instance', () => {

@@ -2,19 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { mapRcObject, resolveConfig } from '../../src/config/load.js';
 import { configForTable } from '../../src/config/schema.js';
-import { ConfigError } from '../../src/errors/index.js';
+import { configProblems as problems } from '../helpers/config.js';
 
 const flags = { url: 'https://acme.service-now.com', table: 'incident,problem,sys_audit' };
 
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('per-table settings', () => {
   it('each table takes its own displayValue, batchSize, pollInterval, fields, query, cursorField, topic and since; the rest the run’s', () => {

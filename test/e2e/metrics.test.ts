@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { runCli, startCli, tableRequests, tempDir, waitFor, type StartedCli } from '../helpers/cli.js';
+import { samples } from '../helpers/prometheus.js';
 
 let sim: Simulator | undefined;
 let run: StartedCli | undefined;
@@ -15,17 +16,6 @@ afterEach(async () => {
   await new Promise((r) => (blocker ? blocker.close(r) : r(undefined)));
   blocker = undefined;
 });
-
-/** `name{labels} value` lines of the Prometheus text format. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 
 const sum = (s: Map<string, number>, prefix: string) => [...s].filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
 const lines = (text: string) => text.split('\n').filter((l) => l !== '').length;

@@ -7,17 +7,7 @@ import { startMetrics } from '../../src/metrics/index.js';
 import { RunMetrics } from '../../src/metrics/run-metrics.js';
 import { startMetricsServer } from '../../src/metrics/server.js';
 import { newStats, RunEvents } from '../../src/pipeline/events.js';
-
-/** `name{labels} value` lines of the text format, as a map. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
+import { samples } from '../helpers/prometheus.js';
 
 const T0 = Date.UTC(2024, 0, 1, 10, 0, 0);
 

@@ -182,7 +182,7 @@ export class ResponseGate {
  * the page: some instances answer min(total, limit)), unless every row the count promised came
  * back: one more request, from the last row, confirms the end.
  */
-export function rowsRemain(offset: number, received: number, total: number | undefined, hasNext: boolean): boolean {
+function rowsRemain(offset: number, received: number, total: number | undefined, hasNext: boolean): boolean {
   return hasNext || total !== offset + received;
 }
 

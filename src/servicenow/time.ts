@@ -44,7 +44,15 @@ export function snToIso(value: string): string {
 export function snToMillis(value: string): number | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(value);
   if (!m) return undefined;
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return utcMillis(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
+
+/** Epoch milliseconds of a UTC date-time (month 1-12). Not Date.UTC: it puts years 0-99 in 1900-1999. */
+export function utcMillis(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number {
+  const at = new Date(0);
+  at.setUTCFullYear(y, mo - 1, d);
+  at.setUTCHours(h, mi, s, 0);
+  return at.getTime();
 }
 
 export function isSnTimestamp(value: unknown): value is string {

@@ -1,4 +1,6 @@
+import { rawValue } from './entry.js';
 import type { Row } from './response.js';
+import { utcMillis } from './time.js';
 
 /**
  * Typed rows (--types): a raw row's string values converted by each field's type in the table's
@@ -125,25 +127,19 @@ function real(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): boolean {
 }
 
 /** Milliseconds since the epoch of a UTC date and time, years 0–99 included (Date.UTC maps those to 1900–1999). */
-function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number {
-  const at = new Date(0);
-  at.setUTCFullYear(y, mo - 1, d);
-  at.setUTCHours(h, mi, s, 0);
-  return at.getTime();
-}
 
 /** Raw date-times are `yyyy-MM-dd HH:mm:ss`, UTC (SERVICENOW.md, "Time"). */
 function dateTimeText(v: string, internalType: string, mode: TypedMode): string {
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(v.trim());
   const n = m ? [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!] : undefined;
   if (!n || !real(n[0]!, n[1]!, n[2]!, n[3], n[4], n[5])) throw new Error(`${quote(v)} is not a date-time yyyy-MM-dd HH:mm:ss (${internalType})`);
-  return mode === 'connect' ? String(utcMs(n[0]!, n[1]!, n[2]!, n[3], n[4], n[5])) : `"${m![1]}-${m![2]}-${m![3]}T${m![4]}:${m![5]}:${m![6]}Z"`;
+  return mode === 'connect' ? String(utcMillis(n[0]!, n[1]!, n[2]!, n[3], n[4], n[5])) : `"${m![1]}-${m![2]}-${m![3]}T${m![4]}:${m![5]}:${m![6]}Z"`;
 }
 
 function dateText(v: string, internalType: string, mode: TypedMode): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v.trim());
   if (!m || !real(+m[1]!, +m[2]!, +m[3]!)) throw new Error(`${quote(v)} is not a date yyyy-MM-dd (${internalType})`);
-  return mode === 'connect' ? String(utcMs(+m[1]!, +m[2]!, +m[3]!) / 86_400_000) : `"${m[1]}-${m[2]}-${m[3]}"`;
+  return mode === 'connect' ? String(utcMillis(+m[1]!, +m[2]!, +m[3]!) / 86_400_000) : `"${m[1]}-${m[2]}-${m[3]}"`;
 }
 
 /** A value that stays as it came: strings as they are; anything else (not from a raw row) as JSON, or its JSON text in a string for Connect. */
@@ -162,7 +158,7 @@ export function valueText(v: unknown, type: FieldType | undefined, mode: TypedMo
   const kind = type?.kind ?? 'string';
   if (kind === 'string') return keptText(v, mode);
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'object' && !Array.isArray(v) && 'value' in v) v = (v).value;
+  v = rawValue(v);
   if (typeof v === 'number' || typeof v === 'boolean') v = String(v);
   if (typeof v !== 'string') throw new Error(`${quote(v)} is not a ${type!.internalType} value`);
   if (v === '') return 'null';

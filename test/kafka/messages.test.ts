@@ -56,6 +56,8 @@ describe('MessageBuilder', () => {
     expect(snToMillis('1970-01-01 00:00:01')).toBe(1000);
     expect(snToMillis('2024-02-29 23:59:59')).toBe(Date.parse('2024-02-29T23:59:59Z'));
     expect(snToMillis('29/02/2024')).toBeUndefined();
+    // Years 0-99 stay there (Date.UTC would move them to 1900-1999).
+    expect(snToMillis('0050-06-01 00:00:00')).toBe(Date.parse('0050-06-01T00:00:00Z'));
   });
 });
 

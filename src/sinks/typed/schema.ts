@@ -1,4 +1,4 @@
-import type { FieldType, TableTypes, TypeKind } from '../../servicenow/typing.js';
+import { nullable, type FieldType, type TableTypes, type TypeKind } from '../../servicenow/typing.js';
 
 /**
  * A table's types in the two shapes others read: JSON Schema (draft 2020-12, for the typed rows
@@ -33,7 +33,7 @@ export function jsonSchema(types: TableTypes): Record<string, unknown> {
   for (const f of byName(types)) {
     const type = JSON_TYPES[f.kind];
     properties[f.element] = {
-      type: f.kind === 'string' ? type : [type, 'null'],
+      type: nullable(f.kind) ? [type, 'null'] : type,
       ...(f.kind === 'datetime' ? { format: 'date-time' } : f.kind === 'date' ? { format: 'date' } : {}),
       ...(f.label ? { title: f.label } : {}),
       description: describe(f, types.table),

@@ -11,7 +11,7 @@ import { saveLogin } from '../login/store.js';
 import { RequestLimiter } from '../servicenow/limiter.js';
 import { TableReader, type ReaderOptions } from '../servicenow/reader.js';
 import { auditShape, tableShape } from '../servicenow/entry.js';
-import { newStats, type RunEvents, type RunStats } from '../pipeline/events.js';
+import type { RunEvents, RunStats } from '../pipeline/events.js';
 import type { Stream } from '../pipeline/catch-up.js';
 import type { TableJob } from '../pipeline/table-run.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../servicenow/retry.js';
@@ -215,16 +215,15 @@ async function badRowPolicy(config: Config, reporter: Reporter): Promise<BadRowP
  * `reporter`: the run's, so a sink's notices do not tear its progress line. `client`: the run's,
  * for --types to read the tables' dictionaries (without it, one of its own is built).
  */
-export async function buildSink(config: Config, reporter: Reporter, client?: ServiceNowClient): Promise<Sink> {
+export async function buildSink(config: Config, reporter: Reporter, client: ServiceNowClient): Promise<Sink> {
   const badRows = await badRowPolicy(config, reporter);
   const { sink, files } = await destination(config, reporter, badRows);
   if (!typedRows(config)) return sink;
   // --types: rows are converted by each table's dictionary, read once at open, before the
   // destination sees them; a row that cannot be is a bad row.
-  const dictionaries = client ?? buildClient(config, reporter, newStats());
   return new TypedSink(sink, {
     tables: config.tableNames,
-    typesOf: (table) => readTableTypes(dictionaries, table),
+    typesOf: (table) => readTableTypes(client, table),
     mode: config.format === 'connect-json' ? 'connect' : 'json',
     rawDeletes: config.format === 'raw',
     badRows,

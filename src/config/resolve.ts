@@ -1,6 +1,7 @@
 import { passwordForms } from './url.js';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
+import { findLogin } from '../login/store.js';
 import type { Problem } from './kafka-rules.js';
 import { ENV_KEYS, SECRET_KEYS } from './keys.js';
 import { redactWith } from '../errors/redact.js';
@@ -210,7 +211,7 @@ export function resolveConfig(input: ResolveInput): { config: Config; warnings: 
  */
 function storedLogin(c: Partial<ParsedConfig>, hasPassword: boolean, wanted: Requirement[], logins: StoredLogins | undefined, problems: Problem[], warnings: string[]) {
   if (!wanted.includes('credentials') || c.clientId === undefined || c.refreshToken !== undefined || hasPassword || c.user !== undefined) return undefined;
-  const stored = c.url === undefined ? undefined : logins?.list.find((l) => l.instance === c.url && l.clientId === c.clientId);
+  const stored = c.url === undefined || !logins ? undefined : findLogin(logins.list, c.url, c.clientId);
   if (stored) {
     if (logins?.warning) warnings.push(logins.warning);
     return stored;

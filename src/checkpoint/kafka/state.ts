@@ -223,13 +223,18 @@ export class KafkaState {
 
   /**
    * Resolves once the lease reader has read every record of `partition` written before now: a
-   * tombstone on a key of this run's own is written and read back (no reader keeps it).
+   * mark is written and read back.
    */
   async barrier(partition: number): Promise<void> {
+    await this.leasesPassed(partition, await this.mark(partition));
+  }
+
+  /** A tombstone on a key of this run's own (no reader keeps it), written now; its offset. */
+  async mark(partition: number, table?: string): Promise<number> {
     const landed = await this.write({ key: `barrier|${this.me.owner}`, value: null, partition, headers: {} }).catch((err: unknown) => {
-      throw kafkaError(err, this.context('write'));
+      throw kafkaError(err, this.context('write', table));
     });
-    await this.leasesPassed(landed.partition, landed.offset);
+    return landed.offset;
   }
 
   /** Resolves once the lease reader has read up to `offset` (and so every record before it). */

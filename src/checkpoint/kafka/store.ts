@@ -101,7 +101,7 @@ export class KafkaCheckpointStore implements CheckpointStore {
         // has ended. Without transactions, that is every record before our `held`. With them, an
         // older producer of the table (a zombie) is fenced only when ours opened, after `held`: a
         // commit of its could land between the two, so read up to a mark written after the fence.
-        const upTo = this.state.transactions ? await this.mark(h) : h.heldAt;
+        const upTo = this.state.transactions ? await this.state.mark(h.partition, h.table) : h.heldAt;
         await this.state.committedPassed(h.partition, upTo, this.options.signal);
         if (options.reset) {
           await this.state.write(progressMessage(h.key, h.partition, null)).catch((err: unknown) => {
@@ -117,14 +117,6 @@ export class KafkaCheckpointStore implements CheckpointStore {
       await this.close();
       throw err;
     }
-  }
-
-  /** A tombstone on a key of this run's own in the table's partition, written now; its offset. */
-  private async mark(h: Held): Promise<number> {
-    const landed = await this.state.write({ key: `barrier|${this.state.me.owner}`, value: null, partition: h.partition, headers: {} }).catch((err: unknown) => {
-      throw kafkaError(err, this.state.context('write', h.table));
-    });
-    return landed.offset;
   }
 
   private parse(table: string, text: string | null | undefined): TableProgress | undefined {

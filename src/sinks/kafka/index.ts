@@ -96,7 +96,6 @@ export class KafkaSink implements Sink {
   async open(): Promise<void> {
     const checkConfig = await clientConfig(this.settings, CHECK_RETRY);
     const checker = new Kafka({ ...checkConfig, logLevel: this.logs.level, logCreator: this.logs.creator });
-    const producerConfig: ClientConfig = await clientConfig(this.settings, this.settings.retry);
     const admin = checker.admin();
     let link: ProducerLink | undefined;
     let gaveUp = false;
@@ -108,6 +107,7 @@ export class KafkaSink implements Sink {
       const limits = await checkTopics(admin, this.settings, this.reporter, (action, topic) => this.context(action, topic));
       for (const [topic, max] of limits) this.maxMessageBytes.set(topic, max);
       if (gaveUp || this.transactions) return; // the deadline passed while the topics were checked: no producer thread
+      const producerConfig: ClientConfig = await clientConfig(this.settings, this.settings.retry);
       link = new ProducerLink(this.logs);
       await link
         .connect(

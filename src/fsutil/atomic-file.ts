@@ -8,6 +8,8 @@ import { basename, dirname, join } from 'node:path';
  * survive a power cut). The rename replaces whatever is at `path`, a symlink included: it never
  * writes through a link into the file the link points to (write-file-atomic follows links), and
  * the temporary file is created exclusively (O_EXCL: a link put at its name is refused).
+ * `mode` is as for open(2): the umask still applies (the file sink leaves the choice to it; a
+ * 0600 file can only come out narrower).
  */
 export async function replaceFile(path: string, text: string, mode = 0o600): Promise<void> {
   const dir = dirname(path);
@@ -15,7 +17,6 @@ export async function replaceFile(path: string, text: string, mode = 0o600): Pro
   const fh = await open(tmp, 'wx', mode);
   try {
     try {
-      await fh.chmod(mode); // exactly `mode`, whatever the umask
       await fh.writeFile(text);
       await fh.sync();
     } finally {
